@@ -1,0 +1,1 @@
+"""The action server and the register behind it: validation, authorization and storage."""

@@ -1,0 +1,199 @@
+"""Meter readings: the value rules, billing periods in Kyiv time, and the register of submissions.
+
+The value and period rules are plain functions (no database, no Rasa); the query functions
+below them take a session and never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import calendar
+import datetime as dt
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from actions.models import Meter, Reading, ReadingStatus, utcnow
+
+KYIV = ZoneInfo("Europe/Kyiv")
+CENT = Decimal("0.01")
+DEFAULT_REGISTER_DIGITS = 3
+WINDOW_FIRST_DAY = 25
+
+_PERIOD = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
+# ASCII digits only: \d would also take Arabic-Indic and full-width digits.
+_NUMBER = re.compile(r"([0-9]+)(?:[.,]([0-9]*))?")
+_SPACES = re.compile(r"[\s\u00a0\u202f]+")
+
+
+class ReadingRefused(ValueError):
+    """A reading value that cannot enter the register; ``reason`` names the rule it broke."""
+
+    def __init__(self, reason: str, text: str) -> None:
+        super().__init__(f"{reason}: {text!r}")
+        self.reason = reason
+
+
+def parse_reading(text: str, register_digits: int = DEFAULT_REGISTER_DIGITS) -> Decimal:
+    """A typed reading as an exact decimal with two places: "123,45", " 123.45 ", "123" -> 123.00.
+
+    Raises ReadingRefused with reason ``empty``, ``not_a_number``, ``negative``,
+    ``too_many_decimals`` or ``too_many_digits`` (more integer digits than the register has).
+    """
+    compact = _SPACES.sub("", text)
+    if not compact:
+        raise ReadingRefused("empty", text)
+    if compact[0] in "-\u2212" and _NUMBER.fullmatch(compact[1:]):
+        raise ReadingRefused("negative", text)
+    match = _NUMBER.fullmatch(compact.removeprefix("+"))
+    if match is None:
+        raise ReadingRefused("not_a_number", text)
+    whole, fraction = match.group(1), match.group(2) or ""
+    if len(fraction) > 2:
+        raise ReadingRefused("too_many_decimals", text)
+    if len(whole.lstrip("0")) > register_digits:
+        raise ReadingRefused("too_many_digits", text)
+    return Decimal(f"{whole}.{fraction or '0'}").quantize(CENT)
+
+
+def register_limit(register_digits: int = DEFAULT_REGISTER_DIGITS) -> Decimal:
+    """The largest value the register shows: 999.99 for XXX.XX."""
+    return Decimal(10) ** register_digits - CENT
+
+
+def consumption(
+    previous: Decimal, current: Decimal, register_digits: int = DEFAULT_REGISTER_DIGITS
+) -> Decimal:
+    """Consumption between two readings; a lower reading means the register rolled over."""
+    if current >= previous:
+        return current - previous
+    return current + Decimal(10) ** register_digits - previous
+
+
+def format_value(value: Decimal) -> str:
+    """Two decimals with a dot, as in "Прийнято 123.45 до обробки"."""
+    return f"{value.quantize(CENT):f}"
+
+
+def is_period(text: str) -> bool:
+    return _PERIOD.fullmatch(text) is not None
+
+
+def period_of(moment: dt.datetime) -> str:
+    """The billing period (YYYY-MM) a moment falls in, by the calendar in Kyiv."""
+    local = moment.astimezone(KYIV)
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def previous_period(period: str) -> str:
+    year, month = (int(part) for part in period.split("-"))
+    return f"{year - 1:04d}-12" if month == 1 else f"{year:04d}-{month - 1:02d}"
+
+
+def reading_window(period: str) -> tuple[dt.date, dt.date]:
+    """The recommended days to send readings: the 25th to the last day of the month."""
+    year, month = (int(part) for part in period.split("-"))
+    return dt.date(year, month, WINDOW_FIRST_DAY), dt.date(year, month, calendar.monthrange(year, month)[1])
+
+
+def in_reading_window(moment: dt.datetime) -> bool:
+    first, last = reading_window(period_of(moment))
+    return first <= moment.astimezone(KYIV).date() <= last
+
+
+@dataclass(frozen=True)
+class Submission:
+    reading: Reading
+    superseded: Reading | None
+    # The same channel message was already saved (a redelivery): nothing new was written.
+    duplicate: bool = False
+
+
+def submit_reading(
+    session: Session,
+    meter_id: int,
+    value: Decimal,
+    *,
+    channel: str,
+    subscriber_id: int | None = None,
+    message_id: str | None = None,
+    period: str | None = None,
+    submitted_at: dt.datetime | None = None,
+) -> Submission:
+    """Record an accepted reading; an accepted one for the same meter and period is superseded."""
+    submitted_at = submitted_at or utcnow()
+    period = period or period_of(submitted_at)
+    # Serialise submissions for one meter, so supersede-then-insert cannot interleave.
+    session.execute(select(Meter.id).where(Meter.id == meter_id).with_for_update()).one()
+    if message_id is not None:
+        earlier = session.scalars(
+            select(Reading).where(Reading.channel == channel, Reading.message_id == message_id)
+        ).one_or_none()
+        if earlier is not None:
+            return Submission(earlier, None, duplicate=True)
+    current = accepted_reading(session, meter_id, period)
+    if current is not None:
+        current.status = ReadingStatus.SUPERSEDED
+        session.flush()
+    reading = Reading(
+        meter_id=meter_id,
+        period=period,
+        value=value.quantize(CENT),
+        submitted_at=submitted_at,
+        channel=channel,
+        subscriber_id=subscriber_id,
+        message_id=message_id,
+        status=ReadingStatus.ACCEPTED,
+    )
+    session.add(reading)
+    session.flush()
+    return Submission(reading, current)
+
+
+def accepted_reading(session: Session, meter_id: int, period: str) -> Reading | None:
+    return session.scalars(
+        select(Reading).where(
+            Reading.meter_id == meter_id,
+            Reading.period == period,
+            Reading.status == ReadingStatus.ACCEPTED,
+        )
+    ).one_or_none()
+
+
+def previous_accepted(session: Session, meter_id: int, period: str) -> Reading | None:
+    """The latest accepted reading of an earlier period: the base for consumption."""
+    return session.scalars(
+        select(Reading)
+        .where(
+            Reading.meter_id == meter_id,
+            Reading.period < period,
+            Reading.status == ReadingStatus.ACCEPTED,
+        )
+        .order_by(Reading.period.desc())
+        .limit(1)
+    ).one_or_none()
+
+
+@dataclass(frozen=True)
+class PeriodReading:
+    period: str
+    value: Decimal
+    consumption: Decimal | None
+
+
+def recent_readings(session: Session, meter: Meter, periods: int = 3) -> list[PeriodReading]:
+    """The accepted readings of the last ``periods`` periods, newest first, with consumption."""
+    rows = session.scalars(
+        select(Reading)
+        .where(Reading.meter_id == meter.id, Reading.status == ReadingStatus.ACCEPTED)
+        .order_by(Reading.period.desc())
+        .limit(periods + 1)
+    ).all()
+    result = []
+    for newer, older in zip(rows[:periods], [*rows[1:], None], strict=False):
+        used = None if older is None else consumption(older.value, newer.value, meter.register_digits)
+        result.append(PeriodReading(newer.period, newer.value, used))
+    return result
