@@ -108,8 +108,10 @@ def read_import_rows(lines: Iterable[str]) -> Iterator[ImportRow | RowError]:
         columns = _check_header(header)
         seen_meters: dict[tuple[str, str], int] = {}
         addresses: dict[str, tuple[str, int]] = {}
+        # A quoted field may span lines: a row is known by the line it starts on.
+        next_line = reader.line_num + 1
         for cells in reader:
-            line = reader.line_num
+            line, next_line = next_line, reader.line_num + 1
             if not any(cell.strip() for cell in cells):
                 continue
             if len(cells) != len(columns):

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Bring the product up locally: migrate, seed the demo register, train if needed, start the
+# action server and the Rasa server, print where everything is, and stop both on Ctrl-C.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+RASA_PORT="${RASA_PORT:-5005}"
+ACTION_PORT="${ACTION_PORT:-5055}"
+mkdir -p var
+
+say "Database: $(.venv/bin/python -c 'from actions.db import redacted_url; print(redacted_url())')"
+.venv/bin/otke db upgrade
+.venv/bin/otke seed-demo
+model="$(scripts/train.sh | tail -n 1)"
+
+endpoints="endpoints.yml"
+if [[ "$ACTION_PORT" != 5055 ]]; then
+  endpoints="var/endpoints.yml"
+  sed "s#localhost:5055#localhost:$ACTION_PORT#" endpoints.yml >"$endpoints"
+fi
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  if ((${#pids[@]})); then
+    say "Stopping the servers"
+    kill "${pids[@]}" 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
+  fi
+}
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+say "Starting the action server on port $ACTION_PORT (log: var/action-server.log)"
+"$PY" -m rasa_sdk --actions actions.actions --port "$ACTION_PORT" >var/action-server.log 2>&1 &
+pids+=($!)
+say "Starting the Rasa server on port $RASA_PORT (log: var/rasa-server.log)"
+"$RASA" run --model "$model" --port "$RASA_PORT" --endpoints "$endpoints" \
+  --credentials credentials.yml --cors "${RASA_CORS_ORIGIN:-http://localhost:8080}" >var/rasa-server.log 2>&1 &
+pids+=($!)
+
+wait_for() {  # url name pid
+  local deadline=$((SECONDS + 300))
+  until curl -fs -o /dev/null "$1"; do
+    kill -0 "$3" 2>/dev/null || die "the $2 stopped while starting; see its log in var/"
+    ((SECONDS < deadline)) || die "the $2 did not answer at $1 within 300 s; see its log in var/"
+    sleep 1
+  done
+}
+wait_for "http://localhost:$ACTION_PORT/health" "action server" "${pids[0]}"
+wait_for "http://localhost:$RASA_PORT/webhooks/rest/" "Rasa server" "${pids[1]}"
+
+cat <<INFO
+
+  OTKE assistant is running (Ctrl-C stops both servers).
+
+  Rasa server          http://localhost:$RASA_PORT/
+  REST channel         http://localhost:$RASA_PORT/webhooks/rest/webhook
+  Action server        http://localhost:$ACTION_PORT/health
+  Database             $(.venv/bin/python -c 'from actions.db import redacted_url; print(redacted_url())')
+  Logs                 var/rasa-server.log, var/action-server.log
+
+  Try it:
+    curl -s localhost:$RASA_PORT/webhooks/rest/webhook -H 'Content-Type: application/json' \\
+         -d '{"sender": "demo", "message": "Привіт"}'
+
+  Demo accounts: 12345 (meters 111111 heat, 222222 hot water), 23456 (333333 hot water),
+                 34567 (444444 heat, 555555 hot water).
+
+INFO
+wait -n "${pids[@]}" || true
+die "a server stopped unexpectedly; see var/rasa-server.log and var/action-server.log"

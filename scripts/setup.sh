@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Create or refresh the two Python environments from their locks; quick when nothing changed.
+#   .venv-rasa  the Rasa server: rasa 3.6.21 on Python 3.10 (3.11 where 3.10 is missing)
+#   .venv       the action server, the otke command and the tests: Python 3.11
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+# First interpreter among the candidates that really runs (pyenv shims exist even when inactive).
+find_python() {
+  local candidate
+  for candidate in "$@"; do
+    if [[ -x "$candidate" || -n "$(command -v "$candidate" 2>/dev/null)" ]] &&
+       "$candidate" -c 'import sys, venv' >/dev/null 2>&1; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
+
+pyenv_root="$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"
+
+# A venv is current when its stamp is newer than every file it was built from.
+venv_current() {
+  local stamp="$1/.installed"; shift
+  [[ -f "$stamp" ]] || return 1
+  local source
+  for source in "$@"; do [[ "$source" -nt "$stamp" ]] && return 1; done
+  return 0
+}
+
+make_venv() {  # dir python lock [extra pip flags...]
+  local dir="$1" python="$2" lock="$3"; shift 3
+  say "Installing $dir from $lock with $("$python" --version 2>&1)"
+  rm -rf "$dir"
+  "$python" -m venv "$dir"
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip==24.2
+  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "$@" -r "$lock"
+}
+
+if ! venv_current .venv-rasa requirements/rasa.txt scripts/setup.sh; then
+  if python="$(find_python python3.10 "$pyenv_root"/versions/3.10*/bin/python)"; then
+    make_venv .venv-rasa "$python" requirements/rasa.txt
+  elif python="$(find_python python3.11 "$pyenv_root"/versions/3.11*/bin/python)"; then
+    # rasa declares Python < 3.11; the lock carries the pins that make it work on 3.11.
+    make_venv .venv-rasa "$python" requirements/rasa.txt --ignore-requires-python
+  else
+    die "Rasa 3.6 needs Python 3.10 (or 3.11). Install one, e.g. 'pyenv install 3.10.13' or 'apt-get install python3.10 python3.10-venv', then run make again."
+  fi
+  .venv-rasa/bin/rasa --version >/dev/null 2>&1 || die ".venv-rasa was installed but 'rasa --version' fails"
+  touch .venv-rasa/.installed
+fi
+
+if ! venv_current .venv requirements/actions.txt pyproject.toml scripts/setup.sh; then
+  python="$(find_python python3.11 "$pyenv_root"/versions/3.11*/bin/python)" ||
+    die "The action server needs Python 3.11. Install it, e.g. 'pyenv install 3.11.7' or 'apt-get install python3.11 python3.11-venv', then run make again."
+  make_venv .venv "$python" requirements/actions.txt
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+  touch .venv/.installed
+fi

@@ -1,0 +1,82 @@
+"""Shared fixtures: a clean PostgreSQL schema per run (or per test), built by the migrations.
+
+PostgreSQL must be reachable at TEST_DATABASE_URL (default: the local server's ``test``
+database); `make test` starts it when it is down. There is no fallback and no skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy.orm import Session
+
+from actions import db
+
+ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def schema_url(schema: str) -> str:
+    """ADMIN_URL whose connections see only ``schema`` (through search_path)."""
+    url = make_url(ADMIN_URL)
+    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    )
+
+
+@contextmanager
+def fresh_schema(*, migrate: bool = True) -> Iterator[str]:
+    """A new, empty schema (migrated to head unless told not to); dropped afterwards. Yields its URL."""
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as error:  # noqa: BLE001 - say plainly what is missing, then fail
+        admin.dispose()
+        pytest.fail(f"PostgreSQL at {ADMIN_URL} is not usable ({error}); `make test` starts it", pytrace=False)
+    url = schema_url(schema)
+    try:
+        if migrate:
+            engine = db.make_engine(url)
+            with engine.begin() as connection:
+                db.upgrade("head", connection)
+            engine.dispose()
+        yield url
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_engine() -> Iterator[Engine]:
+    """An engine on a schema migrated once for the whole run."""
+    with fresh_schema() as url:
+        engine = db.make_engine(url)
+        yield engine
+        engine.dispose()
+
+
+@pytest.fixture
+def session(pg_engine: Engine) -> Iterator[Session]:
+    """A session whose every change is rolled back after the test (commits become savepoints)."""
+    with pg_engine.connect() as connection:
+        transaction = connection.begin()
+        with Session(bind=connection, join_transaction_mode="create_savepoint") as session:
+            yield session
+        transaction.rollback()
+
+
+@pytest.fixture
+def committed_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A schema of the test's own where commits are real; DATABASE_URL points at it. Yields the URL."""
+    with fresh_schema() as url:
+        monkeypatch.setenv("DATABASE_URL", url)
+        db.reset()
+        yield url
+        db.reset()
