@@ -29,7 +29,7 @@ stop() {
   fi
 }
 trap stop EXIT
-trap 'exit 130' INT TERM
+trap 'exit 0' INT TERM
 
 say "Starting the action server on port $ACTION_PORT (log: var/action-server.log)"
 "$PY" -m rasa_sdk --actions actions.actions --port "$ACTION_PORT" >var/action-server.log 2>&1 &

@@ -9,8 +9,10 @@ if [[ -f "$model" ]]; then
 else
   say "Training the model (config, domain or data changed)" >&2
   start=$SECONDS
+  mkdir -p var
   "$RASA" train --config config.yml --domain domain.yml --data data \
-    --out models --fixed-model-name "$(basename "$model" .tar.gz)" >&2
+    --out models --fixed-model-name "$(basename "$model" .tar.gz)" >var/train.log 2>&1 ||
+    { tail -n 40 var/train.log >&2; die "training failed; the whole log is var/train.log"; }
   say "Trained in $((SECONDS - start)) s: ${model#"$ROOT"/}" >&2
   # keep the newest few models, drop the rest
   ls -1t models/otke-*.tar.gz 2>/dev/null | tail -n +6 | xargs -r rm -f

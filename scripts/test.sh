@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Every check, in the order that fails fastest: services, lint, Rasa data, test stories, pytest.
+# Extra arguments go to pytest (e.g. `scripts/test.sh -k billing`).
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+
+ensure_postgres() {
+  pg_isready -q -h 127.0.0.1 -p 5432 && return 0
+  say "PostgreSQL is down: starting it"
+  local version
+  version="$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n 1)"
+  [[ -n "$version" ]] || die "PostgreSQL is not installed (no /etc/postgresql); the tests need it at 127.0.0.1:5432"
+  pg_ctlcluster --skip-systemctl-redirect "$version" main start ||
+    die "could not start PostgreSQL $version; the tests need it at 127.0.0.1:5432"
+  for _ in $(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && return 0; sleep 1; done
+  die "PostgreSQL did not come up at 127.0.0.1:5432"
+}
+
+ensure_postgres
+
+say "Lint: ruff and mypy"
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy actions
+
+say "Rasa: data validate"
+"$RASA" data validate --fail-on-warnings --quiet 2>&1 | grep -v -E 'DeprecationWarning|declare_namespace|pkg_resources|^\s*$' || true
+"$RASA" data validate --fail-on-warnings --quiet >/dev/null 2>&1 || die "rasa data validate found problems (run 'make validate')"
+
+model="$(scripts/train.sh | tail -n 1)"
+
+say "Rasa: test stories"
+"$RASA" test core --model "$model" --stories tests/test_stories.yml --out results/stories \
+  --fail-on-prediction-errors >results/test-stories.log 2>&1 ||
+  { tail -n 40 results/test-stories.log; die "test stories failed; see results/stories/failed_test_stories.yml"; }
+grep -E 'Finished evaluation|Correct:|Accuracy' results/test-stories.log | sed 's/^.* - //' || true
+
+say "pytest (PostgreSQL at 127.0.0.1:5432)"
+.venv/bin/pytest "$@"

@@ -1,0 +1,136 @@
+"""The real servers, started once per test run: the action server on a fresh PostgreSQL schema
+with the demo register, and the Rasa server with the trained model, talking over HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from actions import db
+from actions.demo import seed_demo
+from tests.conftest import fresh_schema
+
+ROOT = Path(__file__).resolve().parents[2]
+OUTPUT = ROOT / "tests" / "output"
+START_TIMEOUT = 300
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def server_env(database_url: str) -> dict[str, str]:
+    return os.environ | {
+        "DATABASE_URL": database_url,
+        "RASA_TELEMETRY_ENABLED": "false",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+    }
+
+
+@dataclass
+class Servers:
+    rasa_url: str
+    action_url: str
+    database_url: str
+    engine: Engine
+
+    def say(self, sender: str, text: str, **metadata: Any) -> list[dict[str, Any]]:
+        """One turn through the REST channel; the bot's messages come back."""
+        body: dict[str, Any] = {"sender": sender, "message": text}
+        if metadata:
+            body["metadata"] = metadata
+        response = httpx.post(f"{self.rasa_url}/webhooks/rest/webhook", json=body, timeout=30)
+        response.raise_for_status()
+        messages: list[dict[str, Any]] = response.json()
+        return messages
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    """The trained model for the current config, domain and data (trained only if missing)."""
+    done = subprocess.run(
+        [str(ROOT / "scripts" / "train.sh")], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    if done.returncode != 0:
+        pytest.fail(f"training failed:\n{done.stderr[-4000:]}", pytrace=False)
+    return Path(done.stdout.strip().splitlines()[-1])
+
+
+def _start(name: str, command: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    log = OUTPUT / f"{name}.log"
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT)
+    return process, log
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"{log.name}: exited with {process.returncode}:\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{url} did not answer in {START_TIMEOUT} s; see {log}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def servers(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    with fresh_schema() as database_url:
+        engine = db.make_engine(database_url)
+        with engine.begin() as connection, Session(bind=connection) as session:
+            seed_demo(session)
+        action_port, rasa_port = free_port(), free_port()
+        endpoints = tmp_path_factory.mktemp("rasa") / "endpoints.yml"
+        endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
+        env = server_env(database_url)
+        action, action_log = _start(
+            "action-server",
+            [str(ROOT / ".venv/bin/python"), "-m", "rasa_sdk", "--actions", "actions.actions",
+             "--port", str(action_port)],
+            env,
+        )
+        rasa, rasa_log = _start(
+            "rasa-server",
+            [str(ROOT / ".venv-rasa/bin/rasa"), "run", "--model", str(model_path),
+             "--port", str(rasa_port), "--endpoints", str(endpoints),
+             "--credentials", str(ROOT / "credentials.yml")],
+            env,
+        )
+        try:
+            _wait_until_up(f"http://127.0.0.1:{action_port}/health", action, action_log)
+            _wait_until_up(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", rasa, rasa_log)
+            yield Servers(
+                f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{action_port}", database_url, engine
+            )
+        finally:
+            _stop(rasa)
+            _stop(action)
+            engine.dispose()
