@@ -1,4 +1,4 @@
-"""Personal accounts (особові рахунки): the five-digit number on the receipt."""
+"""Personal accounts (особові рахунки): the five-digit number on the receipt, and its address."""
 
 from __future__ import annotations
 
@@ -9,12 +9,67 @@ from sqlalchemy.orm import Session
 
 from actions.models import Account
 
+ACCOUNT_DIGITS = 5
 ACCOUNT_NUMBER = re.compile(r"[0-9]{5}")
+# What people type before the number: "№ 12345", "о/р 12345", "ос. рах. 12345", "рахунок: 12345".
+_LABEL = re.compile(
+    r"^(?:особов\w*\s+рахун\w*|ос\.?\s*рах\.?|о\s*/\s*р\.?|о\.\s*р\.|рахун\w*|o\s*/\s*r|№|n|no\.?|#)"
+    r"\s*[:.№]?\s*",
+    re.IGNORECASE,
+)
+_SEPARATORS = re.compile(r"[\s\u00a0\u202f\-–]+")
+
+
+class AccountRefused(ValueError):
+    """Typed text that is not an account number; ``reason`` says why: not_digits or length."""
+
+    def __init__(self, reason: str, digits: int = 0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.digits = digits
 
 
 def is_account_number(text: str) -> bool:
     """Exactly five ASCII digits, as stored in the register."""
     return ACCOUNT_NUMBER.fullmatch(text) is not None
+
+
+def parse_account_number(text: str) -> str:
+    """The account number in typed text: "№ 12 345", "о/р 12345" -> "12345"."""
+    compact = text.strip()
+    while (label := _LABEL.match(compact)) and label.end() > 0:
+        compact = compact[label.end() :]
+    compact = _SEPARATORS.sub("", compact)
+    if not compact or not compact.isascii() or not compact.isdigit():
+        raise AccountRefused("not_digits")
+    if len(compact) != ACCOUNT_DIGITS:
+        raise AccountRefused("length", len(compact))
+    return compact
+
+
+def mask_address(address: str) -> str:
+    """The address with names and numbers mostly hidden.
+
+    "вул. Шевченка, 12, кв. 3" becomes "вул. Ш*******, 1*, кв. *".
+
+    The city and abbreviations (вул., кв., м.) stay, so the owner recognises it; a stranger
+    learns little.
+    """
+    parts = []
+    for part in address.split(","):
+        words = []
+        for word in part.split():
+            if word.endswith(".") or word.lower() in _KEEP_WORDS:
+                words.append(word)
+            elif len(word) == 1:
+                words.append("*")
+            else:
+                words.append(word[0] + "*" * (len(word) - 1))
+        parts.append(" ".join(words))
+    return ", ".join(parts)
+
+
+_KEEP_WORDS = {"чернігів", "м.", "вул.", "просп.", "пр.", "пров.", "буд.", "кв.", "б-р", "бульв."}
 
 
 def find_account(session: Session, number: str) -> Account | None:

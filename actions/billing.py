@@ -7,7 +7,6 @@ export writes rows as the database yields them. Messages are for the operator, i
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -17,6 +16,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from actions.account import is_account_number
+from actions.meter import METER_NUMBER
 from actions.models import Account, Meter, MeterKind, Reading, ReadingStatus, utcnow
 from actions.reading import (
     KYIV,
@@ -43,7 +43,6 @@ EXPORT_COLUMNS = (
 )
 CHUNK_ROWS = 5000
 MAX_ADDRESS = 255
-METER_NUMBER = re.compile(r"[0-9A-Za-z\u0400-\u04ff./-]{1,32}")
 
 _READING_REASONS = {
     "empty": "порожнє показання",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
@@ -106,7 +107,7 @@ def _import_accounts(args: argparse.Namespace) -> int:
     try:
         with ExitStack() as stack:
             source: TextIO = (
-                sys.stdin
+                _stdin(stack)
                 if args.file == "-"
                 else stack.enter_context(open(args.file, encoding="utf-8-sig", newline=""))
             )
@@ -127,6 +128,15 @@ def _import_accounts(args: argparse.Namespace) -> int:
     _print_errors(report)
     print(report.summary())
     return 0
+
+
+def _stdin(stack: ExitStack) -> TextIO:
+    """Standard input read like a file: strict UTF-8 (BOM optional), newlines left to csv."""
+    if not hasattr(sys.stdin, "buffer"):
+        return sys.stdin
+    source = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
+    stack.callback(source.detach)
+    return source
 
 
 def _print_errors(report: ImportReport) -> None:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-from sqlalchemy import exists, insert, select
-from sqlalchemy.orm import Session
+import datetime as dt
+import re
 
-from actions.models import Account, Meter, subscriber_meters, utcnow
+from sqlalchemy import delete, exists, func, insert, select
+from sqlalchemy.orm import Session, joinedload
+
+from actions.models import Account, Meter, MeterKind, RegistrationFailure, subscriber_meters, utcnow
+
+# Meter numbers as printed on receipts: digits, sometimes Latin or Cyrillic letters, "-", "/", ".".
+METER_NUMBER = re.compile(r"[0-9A-Za-z\u0400-\u04ff./-]{1,32}")
 
 
 def find_meter(session: Session, account_number: str, meter_number: str) -> Meter | None:
@@ -44,11 +50,74 @@ def register_meter(session: Session, subscriber_id: int, meter_id: int) -> bool:
 
 
 def registered_meters(session: Session, subscriber_id: int) -> list[Meter]:
+    """The subscriber's meters with their accounts loaded, in the order they were registered."""
     return list(
         session.scalars(
             select(Meter)
+            .options(joinedload(Meter.account))
             .join(subscriber_meters, subscriber_meters.c.meter_id == Meter.id)
             .where(subscriber_meters.c.subscriber_id == subscriber_id)
-            .order_by(Meter.id)
+            .order_by(subscriber_meters.c.registered_at, Meter.id)
         )
     )
+
+
+def unregister_meter(session: Session, subscriber_id: int, meter_id: int) -> bool:
+    """Forget the subscriber's registration of the meter; False when there was none."""
+    result = session.execute(
+        delete(subscriber_meters).where(
+            subscriber_meters.c.subscriber_id == subscriber_id,
+            subscriber_meters.c.meter_id == meter_id,
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# Computed labels (buttons, lists); the sentences around them live in domain.yml.
+KIND_TITLE = {MeterKind.HOT_WATER: "Гаряча вода", MeterKind.HEAT: "Тепло"}
+KIND_OF = {MeterKind.HOT_WATER: "гарячої води", MeterKind.HEAT: "тепла"}
+_METER_LABEL = re.compile(r"^(?:(?:лічильник\w*|прилад\w*(?:\s+обліку)?|номер)\s*)?(?:№|n|no\.?|#)?\s*", re.I)
+
+
+def meter_title(meter: Meter) -> str:
+    """ "Гаряча вода · №222222 · о/р 12345": how a meter is named on buttons and in lists."""
+    return f"{KIND_TITLE[meter.kind]} · №{meter.number} · о/р {meter.account.number}"
+
+
+def normalise_meter_number(text: str) -> str:
+    """The meter number in typed text: "№ 222 222", "лічильник 222222" -> "222222"."""
+    return "".join(_METER_LABEL.sub("", text.strip(), count=1).split())
+
+
+def record_registration_failure(session: Session, subscriber_id: int, at: dt.datetime | None = None) -> None:
+    session.add(RegistrationFailure(subscriber_id=subscriber_id, failed_at=at or utcnow()))
+    session.flush()
+
+
+def registration_blocked_until(
+    session: Session,
+    subscriber_id: int,
+    now: dt.datetime,
+    per_subscriber: int,
+    globally: int,
+) -> dt.datetime | None:
+    """When registration opens again after too many failures in the last hour, or None if open."""
+    hour_ago = now - HOUR
+    recent = session.scalars(
+        select(RegistrationFailure.failed_at)
+        .where(RegistrationFailure.subscriber_id == subscriber_id, RegistrationFailure.failed_at > hour_ago)
+        .order_by(RegistrationFailure.failed_at.desc())
+        .limit(per_subscriber)
+    ).all()
+    if len(recent) >= per_subscriber:
+        return recent[-1] + HOUR
+    everyone = session.scalar(
+        select(func.count()).select_from(RegistrationFailure).where(RegistrationFailure.failed_at > hour_ago)
+    )
+    if (everyone or 0) >= globally:
+        return now + GLOBAL_PAUSE
+    return None
+
+
+HOUR = dt.timedelta(hours=1)
+GLOBAL_PAUSE = dt.timedelta(minutes=15)

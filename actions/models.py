@@ -229,3 +229,17 @@ class Reading(Base):
     status: Mapped[ReadingStatus] = mapped_column(_string_enum(ReadingStatus))
 
     meter: Mapped[Meter] = relationship()
+
+
+class RegistrationFailure(Base):
+    """A registration attempt whose account and meter did not match: the brute-force brake."""
+
+    __tablename__ = "registration_failures"
+    __table_args__ = (
+        Index("ix_registration_failures_subscriber_at", "subscriber_id", "failed_at"),
+        Index("ix_registration_failures_failed_at", "failed_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    failed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)

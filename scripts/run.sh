@@ -32,7 +32,7 @@ trap stop EXIT
 trap 'exit 0' INT TERM
 
 say "Starting the action server on port $ACTION_PORT (log: var/action-server.log)"
-"$PY" -m rasa_sdk --actions actions.actions --port "$ACTION_PORT" >var/action-server.log 2>&1 &
+"$PY" -m rasa_sdk --actions actions --port "$ACTION_PORT" >var/action-server.log 2>&1 &
 pids+=($!)
 say "Starting the Rasa server on port $RASA_PORT (log: var/rasa-server.log)"
 "$RASA" run --model "$model" --port "$RASA_PORT" --endpoints "$endpoints" \

@@ -10,9 +10,10 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Connection, Engine, create_engine, make_url, text
 from sqlalchemy.orm import Session
 
 from actions import db
@@ -23,22 +24,23 @@ ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@1
 def schema_url(schema: str) -> str:
     """ADMIN_URL whose connections see only ``schema`` (through search_path)."""
     url = make_url(ADMIN_URL)
-    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-        hide_password=False
-    )
+    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
 
 
 @contextmanager
 def fresh_schema(*, migrate: bool = True) -> Iterator[str]:
     """A new, empty schema (migrated to head unless told not to); dropped afterwards. Yields its URL."""
-    schema = f"t_{secrets.token_hex(6)}"
+    schema = f"t_{os.getpid()}_{secrets.token_hex(4)}"
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as connection:
+            _drop_schemas_of_dead_runs(connection)
             connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as error:  # noqa: BLE001 - say plainly what is missing, then fail
+    except Exception as error:  # say plainly what is missing, then fail
         admin.dispose()
-        pytest.fail(f"PostgreSQL at {ADMIN_URL} is not usable ({error}); `make test` starts it", pytrace=False)
+        pytest.fail(
+            f"PostgreSQL at {ADMIN_URL} is not usable ({error}); `make test` starts it", pytrace=False
+        )
     url = schema_url(schema)
     try:
         if migrate:
@@ -51,6 +53,15 @@ def fresh_schema(*, migrate: bool = True) -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def _drop_schemas_of_dead_runs(connection: Connection) -> None:
+    """Schemas left by runs that were killed before they could clean up."""
+    names = connection.scalars(text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 't\\_%\\_%'"))
+    for name in list(names):
+        pid = name.split("_")[1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
 
 
 @pytest.fixture(scope="session")

@@ -113,15 +113,31 @@ def servers(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         env = server_env(database_url)
         action, action_log = _start(
             "action-server",
-            [str(ROOT / ".venv/bin/python"), "-m", "rasa_sdk", "--actions", "actions.actions",
-             "--port", str(action_port)],
+            [
+                str(ROOT / ".venv/bin/python"),
+                "-m",
+                "rasa_sdk",
+                "--actions",
+                "actions.actions",
+                "--port",
+                str(action_port),
+            ],
             env,
         )
         rasa, rasa_log = _start(
             "rasa-server",
-            [str(ROOT / ".venv-rasa/bin/rasa"), "run", "--model", str(model_path),
-             "--port", str(rasa_port), "--endpoints", str(endpoints),
-             "--credentials", str(ROOT / "credentials.yml")],
+            [
+                str(ROOT / ".venv-rasa/bin/rasa"),
+                "run",
+                "--model",
+                str(model_path),
+                "--port",
+                str(rasa_port),
+                "--endpoints",
+                str(endpoints),
+                "--credentials",
+                str(ROOT / "credentials.yml"),
+            ],
             env,
         )
         try:

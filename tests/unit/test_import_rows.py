@@ -36,7 +36,9 @@ def only_error(row: str, header: str = HEADER) -> tuple[int, str]:
 
 
 def test_full_header_and_rows() -> None:
-    items = read(f"{HEADER}\n12345,вул. Шевченка 1,111111,heat,475.10,2026-02\n12345,вул. Шевченка 1,M-2,hot_water,,\n")
+    items = read(
+        f"{HEADER}\n12345,вул. Шевченка 1,111111,heat,475.10,2026-02\n12345,вул. Шевченка 1,M-2,hot_water,,\n"
+    )
     assert items == [
         ImportRow(2, "12345", "вул. Шевченка 1", "111111", MeterKind.HEAT, Decimal("475.10"), "2026-02"),
         ImportRow(3, "12345", "вул. Шевченка 1", "M-2", MeterKind.HOT_WATER, None, None),
@@ -52,7 +54,10 @@ def test_optional_columns_absent() -> None:
 
 
 def test_columns_in_any_order() -> None:
-    text = "meter_kind,last_period,meter_number,address,last_reading,account_number\nheat,2026-01,7,a,1.5,34567\n"
+    text = (
+        "meter_kind,last_period,meter_number,address,last_reading,account_number\n"
+        "heat,2026-01,7,a,1.5,34567\n"
+    )
     assert read(text) == [ImportRow(2, "34567", "a", "7", MeterKind.HEAT, Decimal("1.50"), "2026-01")]
 
 
@@ -67,7 +72,9 @@ def test_bom_read_through_utf8_sig(tmp_path: Path) -> None:
     path = tmp_path / "bom.csv"
     path.write_bytes(f"{SHORT_HEADER}\r\n12345,адреса,1,heat\r\n".encode("utf-8-sig"))
     with open(path, encoding="utf-8-sig", newline="") as source:
-        assert list(read_import_rows(source)) == [ImportRow(2, "12345", "адреса", "1", MeterKind.HEAT, None, None)]
+        assert list(read_import_rows(source)) == [
+            ImportRow(2, "12345", "адреса", "1", MeterKind.HEAT, None, None)
+        ]
 
 
 @pytest.mark.parametrize(
@@ -275,7 +282,9 @@ def test_quoted_fields_with_commas_and_newlines_keep_line_numbers() -> None:
         ("RowError", 12),
     ]
     assert items[0] == ImportRow(2, "12345", "м. Чернігів, вул. Миру, 1", "1", MeterKind.HEAT, None, None)
-    assert items[1] == ImportRow(3, "23456", "м. Чернігів, вул. Шевченка, 12", "2", MeterKind.HEAT, None, None)
+    assert items[1] == ImportRow(
+        3, "23456", "м. Чернігів, вул. Шевченка, 12", "2", MeterKind.HEAT, None, None
+    )
     assert str(items[5]) == "рядок 12: лічильник 2 рахунку 23456 уже є в рядку 3"
 
 
@@ -287,8 +296,11 @@ def test_crlf_line_endings() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        (f"{HEADER}\n12345,a,1,heat,,\n12345,\"a\"b,2,heat,,\n", "рядок 3: файл не є коректним CSV (',' expected after '\"')"),
-        (f"{HEADER}\n12345,\"a,1,heat,,\n", "рядок 2: файл не є коректним CSV (unexpected end of data)"),
+        (
+            f'{HEADER}\n12345,a,1,heat,,\n12345,"a"b,2,heat,,\n',
+            "рядок 3: файл не є коректним CSV (',' expected after '\"')",
+        ),
+        (f'{HEADER}\n12345,"a,1,heat,,\n', "рядок 2: файл не є коректним CSV (unexpected end of data)"),
     ],
 )
 def test_broken_csv(text: str, message: str) -> None:

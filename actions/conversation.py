@@ -1,0 +1,171 @@
+"""What every action needs: who is talking, the register in a worker thread, and domain texts."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from actions import db, settings
+from actions.meter import KIND_OF, meter_title, registered_meters
+from actions.models import Meter, MeterKind, Subscriber
+from actions.reading import period_of, previous_accepted
+from actions.subscriber import Identity, get_or_create_subscriber, identity_of
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+Events = list[dict[str, Any]]
+Domain = dict[str, Any]
+
+SETTINGS = settings.load()
+
+
+def identity(tracker: Tracker) -> Identity:
+    return identity_of(tracker.sender_id, tracker.get_latest_input_channel())
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+async def in_register(fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """Run ``fn(session, ...)`` as one transaction in a worker thread, off the event loop."""
+
+    def work() -> T:
+        with db.transaction() as session:
+            return fn(session, *args, **kwargs)
+
+    return await asyncio.to_thread(work)
+
+
+def subscriber_of(session: Session, who: Identity) -> Subscriber:
+    return get_or_create_subscriber(session, who)
+
+
+# --- texts ---------------------------------------------------------------------------------
+
+
+def text(domain: Domain, response: str, **values: object) -> str:
+    """The first text of a domain response, with its {placeholders} filled."""
+    template: str = domain["responses"][response][0]["text"]
+    return template.format(**values) if values else template
+
+
+def buttons_of(domain: Domain, response: str) -> list[dict[str, str]]:
+    return list(domain["responses"][response][0].get("buttons", []))
+
+
+def say(
+    dispatcher: CollectingDispatcher,
+    domain: Domain,
+    response: str,
+    buttons: list[dict[str, str]] | None = None,
+    **values: object,
+) -> None:
+    """Utter a domain response filled with computed values; extra buttons come before its own."""
+    dispatcher.utter_message(
+        text=text(domain, response, **values),
+        buttons=[*(buttons or []), *buttons_of(domain, response)],
+    )
+
+
+def number(value: Decimal) -> str:
+    return f"{value:.2f}"
+
+
+# --- meters as the conversation shows them ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeterCard:
+    """A registered meter, detached from the session: what the dialogue shows and decides on."""
+
+    id: int
+    number: str
+    kind: MeterKind
+    account_number: str
+    address: str
+    register_digits: int
+    title: str
+
+    @property
+    def kind_of(self) -> str:
+        return KIND_OF[self.kind]
+
+    @classmethod
+    def of(cls, meter: Meter) -> MeterCard:
+        return cls(
+            meter.id,
+            meter.number,
+            meter.kind,
+            meter.account.number,
+            meter.account.address,
+            meter.register_digits,
+            meter_title(meter),
+        )
+
+
+def meter_cards(session: Session, who: Identity) -> list[MeterCard]:
+    return [MeterCard.of(meter) for meter in registered_meters(session, subscriber_of(session, who).id)]
+
+
+def entity_meter_id(tracker: Tracker) -> str | None:
+    """The meter id a button sent (``/submit_reading{"meter_id": "7"}``), if any."""
+    value = next(tracker.get_latest_entity_values("meter_id"), None)
+    return str(value) if value is not None else None
+
+
+@dataclass(frozen=True)
+class ReadingContext:
+    meter: MeterCard
+    previous: Decimal | None
+
+
+def reading_context(
+    session: Session, who: Identity, meter_id: str, moment: dt.datetime
+) -> ReadingContext | None:
+    """The subscriber's meter and its latest accepted reading before this period; None if not theirs."""
+    card = next((c for c in meter_cards(session, who) if str(c.id) == meter_id), None)
+    if card is None:
+        return None
+    before = previous_accepted(session, card.id, period_of(moment))
+    return ReadingContext(card, before.value if before is not None else None)
+
+
+# --- failures ----------------------------------------------------------------------------
+
+
+def stop_flow() -> Events:
+    return [ActiveLoop(None), SlotSet("requested_slot", None)]
+
+
+def when_register_fails(
+    run: Callable[[Any, CollectingDispatcher, Tracker, Domain], Awaitable[Events]],
+) -> Callable[[Any, CollectingDispatcher, Tracker, Domain], Awaitable[Events]]:
+    """An unreachable register ends the flow with an apology and the menu; nothing half-saved."""
+
+    @functools.wraps(run)
+    async def guarded(
+        self: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
+    ) -> Events:
+        try:
+            return await run(self, dispatcher, tracker, domain)
+        except SQLAlchemyError:
+            logger.exception("the register is unavailable in %s", self.name())
+            dispatcher.utter_message(response="utter_service_unavailable")
+            return stop_flow()
+
+    return guarded
