@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help setup train run test lint validate test-stories lock
+.PHONY: help setup train run test lint check-data flows lock
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -22,12 +22,11 @@ test: setup  ## every check: lint, data validation, pytest on PostgreSQL, test s
 lint: setup  ## ruff and mypy
 	@.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy actions
 
-validate: setup  ## rasa data validate
-	@source scripts/common.sh && $$RASA data validate --fail-on-warnings
+check-data: setup  ## for designers: validate data, train if needed, test stories, NLU test set
+	@scripts/check_data.sh
 
-test-stories: train  ## the Rasa test stories, failing on any wrong prediction
-	@source scripts/common.sh && $$RASA test core --model "$$(model_path)" \
-	  --stories tests/test_stories.yml --out results/stories --fail-on-prediction-errors
+flows: setup  ## redraw docs/flows.md (the conversation flows) from the rules
+	@.venv/bin/python scripts/flows.py > docs/flows.md && echo "docs/flows.md updated"
 
 lock:  ## re-resolve both locks from requirements/*.in (needs the package index)
 	@scripts/lock.sh

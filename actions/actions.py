@@ -42,6 +42,7 @@ from actions.reading import (
     PeriodReading,
     consumption,
     in_reading_window,
+    period_title,
     recent_readings,
     register_limit,
     submit_reading,
@@ -200,12 +201,12 @@ class ActionAskMeterId(Action):
 
 def _history_lines(domain: Domain, readings: list[PeriodReading]) -> str:
     return "\n".join(
-        text(domain, "utter_previous_reading_line", period=r.period, value=number(r.value))
+        text(domain, "utter_previous_reading_line", period=period_title(r.period), value=number(r.value))
         if r.consumption is None
         else text(
             domain,
             "utter_previous_reading_line_with_use",
-            period=r.period,
+            period=period_title(r.period),
             value=number(r.value),
             consumption=number(r.consumption),
         )
@@ -347,7 +348,7 @@ class ActionSubmitReading(Action):
                 dispatcher,
                 domain,
                 "utter_reading_replaced",
-                period=saved.period,
+                period=period_title(saved.period),
                 previous_value=number(saved.replaced),
             )
         if not in_reading_window(now()):
@@ -380,10 +381,7 @@ class ActionMyMeters(Action):
             for c in cards
         ]
         say(dispatcher, domain, "utter_my_meters", lines=lines)
-        dispatcher.utter_message(
-            response="utter_menu",
-            buttons=[*removal, *domain["responses"]["utter_menu"][0]["buttons"]],
-        )
+        say(dispatcher, domain, "utter_menu", buttons=removal)
         return []
 
 

@@ -128,6 +128,8 @@ class ValidateRegistrationForm(FormValidationAction):
     async def validate_account_number(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
     ) -> Slots:
+        if slot_value is None:  # reset by an action, not typed
+            return {"account_number": None}
         try:
             account_number = parse_account_number(str(slot_value))
         except AccountRefused as refusal:
@@ -147,6 +149,8 @@ class ValidateRegistrationForm(FormValidationAction):
     async def validate_meter_number(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
     ) -> Slots:
+        if slot_value is None:  # reset by an action, not typed
+            return {"meter_number": None}
         meter_number = normalise_meter_number(str(slot_value))
         account_number = tracker.get_slot("account_number")
         if METER_NUMBER.fullmatch(meter_number) is None or not account_number:
@@ -193,11 +197,18 @@ def choose_meter(cards: list[MeterCard], typed: str, from_button: str | None) ->
 async def validate_meter_choice(
     slot: str, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
 ) -> Slots:
+    if slot_value is None:
+        return {slot: None}
     cards = await in_register(meter_cards, identity(tracker))
     button = entity_meter_id(tracker)
+    if button is None and str(slot_value) != str(tracker.latest_message.get("text") or "").strip():
+        # Not typed by the subscriber: an id our own action chose (the only meter, or a button).
+        button = str(slot_value)
     card = choose_meter(cards, str(slot_value), button)
     if card is not None:
         return {slot: str(card.id)}
+    if (tracker.latest_message.get("intent") or {}).get("name") == "submit_reading":
+        return {slot: None}  # the menu button again, not an answer: just ask again
     say(dispatcher, domain, "utter_meter_not_available" if button else "utter_meter_choice_unknown")
     return {slot: None}
 
@@ -244,6 +255,8 @@ class ValidateReadingForm(FormValidationAction):
     async def validate_reading_value(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
     ) -> Slots:
+        if slot_value is None:  # reset by an action, not typed
+            return {"reading_value": None}
         typed = str(slot_value)
         context = await in_register(
             reading_context, identity(tracker), str(tracker.get_slot("meter_id")), now()
@@ -281,6 +294,8 @@ class ValidateReadingForm(FormValidationAction):
     async def validate_reading_confirmed(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
     ) -> Slots:
+        if slot_value is None:
+            return {"reading_confirmed": None}
         if slot_value is True:
             return {"reading_confirmed": True}
         say(dispatcher, domain, "utter_reading_not_confirmed")

@@ -88,6 +88,18 @@ def period_of(moment: dt.datetime) -> str:
     return f"{local.year:04d}-{local.month:02d}"
 
 
+MONTHS = (
+    "січень", "лютий", "березень", "квітень", "травень", "червень",
+    "липень", "серпень", "вересень", "жовтень", "листопад", "грудень",
+)  # fmt: skip
+
+
+def period_title(period: str) -> str:
+    """ "2026-11" as subscribers say it: "листопад 2026"."""
+    year, month = period.split("-")
+    return f"{MONTHS[int(month) - 1]} {year}"
+
+
 def previous_period(period: str) -> str:
     year, month = (int(part) for part in period.split("-"))
     return f"{year - 1:04d}-12" if month == 1 else f"{year:04d}-{month - 1:02d}"

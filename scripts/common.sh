@@ -15,11 +15,11 @@ PY="$ROOT/.venv/bin/python"
 say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 die() { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
-# The model is named by a hash of everything that shapes it, so an unchanged project never retrains.
+# The model is named by a hash of everything that shapes it (data, config, NLU components, Rasa lock), so an unchanged project never retrains.
 model_hash() {
   {
     sha256sum config.yml domain.yml requirements/rasa.txt
-    find data -type f -name '*.yml' -print0 | sort -z | xargs -0 sha256sum
+    find data custom_components -type f \( -name '*.yml' -o -name '*.py' \) -print0 | sort -z | xargs -0 sha256sum
   } | sha256sum | cut -c1-16
 }
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every check, in the order that fails fastest: services, lint, Rasa data, test stories, pytest.
+# Every check, in the order that fails fastest: services, lint, Rasa data and test stories, pytest.
 # Extra arguments go to pytest (e.g. `scripts/test.sh -k billing`).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -23,17 +23,7 @@ say "Lint: ruff and mypy"
 .venv/bin/ruff format --check .
 .venv/bin/mypy actions
 
-say "Rasa: data validate"
-"$RASA" data validate --fail-on-warnings --quiet 2>&1 | grep -v -E 'DeprecationWarning|declare_namespace|pkg_resources|^\s*$' || true
-"$RASA" data validate --fail-on-warnings --quiet >/dev/null 2>&1 || die "rasa data validate found problems (run 'make validate')"
-
-model="$(scripts/train.sh | tail -n 1)"
-
-say "Rasa: test stories"
-"$RASA" test core --model "$model" --stories tests/test_stories.yml --out results/stories \
-  --fail-on-prediction-errors >results/test-stories.log 2>&1 ||
-  { tail -n 40 results/test-stories.log; die "test stories failed; see results/stories/failed_test_stories.yml"; }
-grep -E 'Finished evaluation|Correct:|Accuracy' results/test-stories.log | sed 's/^.* - //' || true
+scripts/check_data.sh
 
 say "pytest (PostgreSQL at 127.0.0.1:5432)"
 .venv/bin/pytest "$@"

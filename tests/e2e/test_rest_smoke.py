@@ -21,7 +21,13 @@ def test_greeting_shows_the_menu_and_remembers_the_subscriber(servers: Servers) 
     messages = servers.say(sender, "Добрий день", name="Олена", language="uk")
 
     assert texts(messages).startswith("Вітаємо! Це офіційний чат-бот АТ «ОТКЕ»")
-    assert [b["title"] for m in messages for b in m.get("buttons", [])] == ["Контакти"]
+    assert [b["title"] for m in messages for b in m.get("buttons", [])] == [
+        "Передати показання",
+        "Додати лічильник",
+        "Мої лічильники",
+        "Історія показань",
+        "Контакти",
+    ]
     with servers.engine.connect() as connection:
         row = connection.execute(
             select(Subscriber.channel, Subscriber.display_name, Subscriber.language).where(

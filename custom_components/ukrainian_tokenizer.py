@@ -1,0 +1,51 @@
+"""Whitespace tokens that keep Ukrainian words with an apostrophe whole.
+
+Rasa's WhitespaceTokenizer splits "зв'язатися" and "п’ять" at the apostrophe (only U+02BC
+survives). People type ', ’, ` or ʼ interchangeably, so all of them become U+02BC, which is
+one character like the others: token offsets into the original text stay right.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.tokenizers.tokenizer import Token
+from rasa.nlu.tokenizers.whitespace_tokenizer import WhitespaceTokenizer
+from rasa.shared.nlu.training_data.message import Message
+
+# An apostrophe between two letters, in any of the forms people type.
+APOSTROPHE = re.compile(r"(?<=\w)['’`ʼ‘](?=\w)")
+MODIFIER_APOSTROPHE = "\u02bc"
+
+
+def normalise_apostrophes(text: str) -> str:
+    return APOSTROPHE.sub(MODIFIER_APOSTROPHE, text)
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
+class UkrainianTokenizer(WhitespaceTokenizer):
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return WhitespaceTokenizer.get_default_config()
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> UkrainianTokenizer:
+        return cls(config)
+
+    def tokenize(self, message: Message, attribute: str) -> list[Token]:
+        text = message.get(attribute)
+        normalised = normalise_apostrophes(text) if isinstance(text, str) else text
+        if normalised == text:
+            return super().tokenize(message, attribute)
+        return super().tokenize(Message(data={attribute: normalised}), attribute)

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The conversation designer's check: validate the data, train if needed, run the test stories
+# (with the NLU model reading every user line) and the NLU test set, and print a short report.
+set -euo pipefail
+source "$(dirname "$0")/common.sh"
+mkdir -p results
+
+say "Validating domain, data and rules"
+# Responses uttered by the action server are "not used in any story or rule" as far as Rasa can
+# see; tests/unit/test_domain.py checks those instead. Every other warning fails the check.
+"$RASA" data validate --data data --domain domain.yml --config config.yml >results/validate.log 2>&1 ||
+  { grep -v -E 'DeprecationWarning|declare_namespace|pkg_resources|MovedIn20|Base: Decl' results/validate.log | tail -n 30; die "rasa data validate found errors"; }
+if grep -E 'UserWarning' results/validate.log | grep -v -q 'is not used in any story or rule'; then
+  grep -E 'UserWarning' results/validate.log | grep -v 'is not used in any story or rule' | sed 's/^.*UserWarning: /  /'
+  die "rasa data validate warned (see above)"
+fi
+echo "  domain, data and rules are consistent"
+
+model="$(scripts/train.sh | tail -n 1)"
+
+say "Test stories (tests/test_stories.yml)"
+if ! "$RASA" test core --e2e --model "$model" --stories tests/test_stories.yml --out results/stories \
+     --fail-on-prediction-errors >results/test-stories.log 2>&1; then
+  grep -A 40 -E 'WrongPredictionException|predicted:' results/test-stories.log | head -n 60 || tail -n 40 results/test-stories.log
+  die "a test story failed: the lines marked 'predicted:' show what the assistant did instead (full log: results/test-stories.log)"
+fi
+grep -E 'Correct:|Accuracy' results/test-stories.log | tail -n 2 | sed 's/^.* - \s*/  actions: /'
+
+say "NLU test set (tests/nlu/test_nlu.yml)"
+"$RASA" test nlu --model "$model" --nlu tests/nlu/test_nlu.yml --out results/nlu >results/test-nlu.log 2>&1 ||
+  { tail -n 30 results/test-nlu.log; die "rasa test nlu failed"; }
+"$PY" scripts/nlu_report.py results/nlu
