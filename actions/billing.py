@@ -101,7 +101,8 @@ def read_import_rows(lines: Iterable[str]) -> Iterator[ImportRow | RowError]:
     """Parse and check the CSV row by row; whole-file problems raise ImportFileError."""
     reader = csv.reader(lines, strict=True)
     try:
-        header = next(reader, None)
+        # Blank lines before the header are skipped, like blank rows after it.
+        header = next((cells for cells in reader if any(cell.strip() for cell in cells)), None)
         if header is None:
             raise ImportFileError("файл порожній: немає рядка заголовка")
         columns = _check_header(header)
@@ -120,7 +121,7 @@ def read_import_rows(lines: Iterable[str]) -> Iterator[ImportRow | RowError]:
     except csv.Error as error:
         raise ImportFileError(f"рядок {reader.line_num}: файл не є коректним CSV ({error})") from None
     except UnicodeDecodeError:
-        raise ImportFileError(f"після рядка {reader.line_num}: файл не в кодуванні UTF-8") from None
+        raise ImportFileError("файл не в кодуванні UTF-8 (збережіть його як «CSV UTF-8»)") from None
 
 
 def _check_header(header: list[str]) -> list[str]:
@@ -289,7 +290,9 @@ def _seed_readings(
         (meter_id, period): (reading_id, value)
         for meter_id, period, reading_id, value in session.execute(
             select(Reading.meter_id, Reading.period, Reading.id, Reading.value).where(
-                Reading.meter_id.in_(seeds), Reading.status == ReadingStatus.ACCEPTED
+                Reading.meter_id.in_(seeds),
+                Reading.period.in_({period for period, _ in seeds.values()}),
+                Reading.status == ReadingStatus.ACCEPTED,
             )
         )
     }
@@ -351,10 +354,11 @@ def export_readings(session: Session, period: str, out: TextIO) -> int:
         .order_by(Account.number, Meter.number)
         .execution_options(yield_per=2000)
     )
+    rows = session.execute(query)  # before the header: a database error leaves no half-file
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     count = 0
-    for account, meter, kind, digits, value, before, submitted_at, channel in session.execute(query):
+    for account, meter, kind, digits, value, before, submitted_at, channel in rows:
         writer.writerow(
             (
                 account,

@@ -7,6 +7,7 @@ import io
 import sys
 from collections.abc import Sequence
 from contextlib import ExitStack
+from pathlib import Path
 from typing import TextIO
 
 from sqlalchemy.exc import OperationalError
@@ -150,12 +151,22 @@ def _export_readings(args: argparse.Namespace) -> int:
     if not is_period(args.period):
         print(f"otke: період має бути у форматі РРРР-ММ: {args.period!r}", file=sys.stderr)
         return EXIT_USAGE
-    with ExitStack() as stack:
-        out: TextIO = (
-            stack.enter_context(open(args.out, "w", encoding="utf-8", newline="")) if args.out else sys.stdout
-        )
+    if not args.out:
         with db.transaction() as session:
-            count = export_readings(session, args.period, out)
+            count = export_readings(session, args.period, sys.stdout)
+    else:
+        # Written beside the target and renamed: the file is complete or untouched.
+        target = Path(args.out)
+        partial = target.with_name(f".{target.name}.partial")
+        try:
+            with open(partial, "w", encoding="utf-8", newline="") as out, db.transaction() as session:
+                count = export_readings(session, args.period, out)
+            partial.replace(target)
+        except OSError as error:
+            print(f"otke: не вдається записати {args.out}: {error.strerror}", file=sys.stderr)
+            return EXIT_USAGE
+        finally:
+            partial.unlink(missing_ok=True)
     print(f"показань за {args.period}: {count}", file=sys.stderr)
     return 0
 

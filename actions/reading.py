@@ -25,7 +25,7 @@ WINDOW_FIRST_DAY = 25
 
 _PERIOD = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 # ASCII digits only: \d would also take Arabic-Indic and full-width digits.
-_NUMBER = re.compile(r"([0-9]+)(?:[.,]([0-9]*))?")
+_NUMBER = re.compile(r"([0-9]*)(?:[.,]([0-9]*))?")
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 
 
@@ -38,7 +38,7 @@ class ReadingRefused(ValueError):
 
 
 def parse_reading(text: str, register_digits: int = DEFAULT_REGISTER_DIGITS) -> Decimal:
-    """A typed reading as an exact decimal with two places: "123,45", " 123.45 ", "123" -> 123.00.
+    """A typed reading as an exact decimal with two places: "123,45", " 123.45 ", "123" -> 123.00, ",5" -> 0.50.
 
     Raises ReadingRefused with reason ``empty``, ``not_a_number``, ``negative``,
     ``too_many_decimals`` or ``too_many_digits`` (more integer digits than the register has).
@@ -46,17 +46,21 @@ def parse_reading(text: str, register_digits: int = DEFAULT_REGISTER_DIGITS) -> 
     compact = _SPACES.sub("", text)
     if not compact:
         raise ReadingRefused("empty", text)
-    if compact[0] in "-\u2212" and _NUMBER.fullmatch(compact[1:]):
+    if compact[0] in "-\u2212" and _digits(_NUMBER.fullmatch(compact[1:])):
         raise ReadingRefused("negative", text)
     match = _NUMBER.fullmatch(compact.removeprefix("+"))
-    if match is None:
+    if match is None or not _digits(match):
         raise ReadingRefused("not_a_number", text)
     whole, fraction = match.group(1), match.group(2) or ""
     if len(fraction) > 2:
         raise ReadingRefused("too_many_decimals", text)
     if len(whole.lstrip("0")) > register_digits:
         raise ReadingRefused("too_many_digits", text)
-    return Decimal(f"{whole}.{fraction or '0'}").quantize(CENT)
+    return Decimal(f"{whole or '0'}.{fraction or '0'}").quantize(CENT)
+
+
+def _digits(match: re.Match[str] | None) -> bool:
+    return match is not None and bool(match.group(1) or match.group(2))
 
 
 def register_limit(register_digits: int = DEFAULT_REGISTER_DIGITS) -> Decimal:

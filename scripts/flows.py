@@ -72,7 +72,11 @@ class Chart:
             if current is None:
                 continue
             if previous is not None and previous != current:
-                edge = f"    {previous} -->|{_label(label)}| {current}" if label else f"    {previous} --> {current}"
+                edge = (
+                    f"    {previous} -->|{_label(label)}| {current}"
+                    if label
+                    else f"    {previous} --> {current}"
+                )
                 if edge not in self.edges:
                     self.edges.append(edge)
             previous, label = current, ""

@@ -24,7 +24,9 @@ def main(results: Path) -> int:
     print("  weakest intents: " + ", ".join(f"{name} {v['f1-score']:.2f}" for name, v in weakest))
     for error in errors[:15]:
         predicted = error["intent_prediction"]
-        print(f"  misread: {error['text']!r}: {error['intent']} -> {predicted['name']} ({predicted['confidence']:.2f})")
+        print(
+            f"  misread: {error['text']!r}: {error['intent']} -> {predicted['name']} ({predicted['confidence']:.2f})"
+        )
     if len(errors) > 15:
         print(f"  ... {len(errors) - 15} more in {errors_file}")
     if accuracy < minimum:

@@ -10,7 +10,6 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, Engine, create_engine, make_url, text
@@ -29,13 +28,15 @@ def schema_url(schema: str) -> str:
 
 @contextmanager
 def fresh_schema(*, migrate: bool = True) -> Iterator[str]:
-    """A new, empty schema (migrated to head unless told not to); dropped afterwards. Yields its URL."""
-    schema = f"t_{os.getpid()}_{secrets.token_hex(4)}"
+    """A new, empty schema (migrated to head unless told not to); dropped afterwards. Yields its URL.
+
+    The schema's owner holds an advisory lock named after it for as long as it lives, so a run that
+    was killed leaves a schema nobody holds, which the next run drops (whichever machine it is on).
+    """
+    schema = f"t_{secrets.token_hex(6)}"
     admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as connection:
-            _drop_schemas_of_dead_runs(connection)
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+        owner = admin.connect()
     except Exception as error:  # say plainly what is missing, then fail
         admin.dispose()
         pytest.fail(
@@ -43,6 +44,9 @@ def fresh_schema(*, migrate: bool = True) -> Iterator[str]:
         )
     url = schema_url(schema)
     try:
+        owner.execute(text("SELECT pg_advisory_lock(hashtext(:name))"), {"name": schema})
+        _drop_abandoned_schemas(owner)
+        owner.execute(text(f'CREATE SCHEMA "{schema}"'))
         if migrate:
             engine = db.make_engine(url)
             with engine.begin() as connection:
@@ -50,18 +54,18 @@ def fresh_schema(*, migrate: bool = True) -> Iterator[str]:
             engine.dispose()
         yield url
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        owner.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        owner.close()
         admin.dispose()
 
 
-def _drop_schemas_of_dead_runs(connection: Connection) -> None:
-    """Schemas left by runs that were killed before they could clean up."""
-    names = connection.scalars(text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 't\\_%\\_%'"))
-    for name in list(names):
-        pid = name.split("_")[1]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+def _drop_abandoned_schemas(connection: Connection) -> None:
+    """Test schemas whose owner is gone (its advisory lock is free)."""
+    names = connection.scalars(text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 't\\_%'")).all()
+    for name in names:
+        if connection.scalar(text("SELECT pg_try_advisory_lock(hashtext(:name))"), {"name": name}):
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
+            connection.execute(text("SELECT pg_advisory_unlock(hashtext(:name))"), {"name": name})
 
 
 @pytest.fixture(scope="session")

@@ -180,7 +180,7 @@ def test_import_invalid_utf8(committed_db: str, tmp_path: Path) -> None:
     path = write(tmp_path / "cp1251.csv", GOOD, encoding="cp1251")
     result = otke("import-accounts", str(path))
     assert result.returncode == 2
-    assert result.stderr == f"otke: {path}: після рядка 0: файл не в кодуванні UTF-8; нічого не записано\n"
+    assert result.stderr == f"otke: {path}: файл не в кодуванні UTF-8 (збережіть його як «CSV UTF-8»); нічого не записано\n"
     assert counts() == (0, 0, 0)
 
 
@@ -214,7 +214,7 @@ def test_import_invalid_utf8_from_stdin(committed_db: str) -> None:
     # Standard input is read like a file: the encoding is a whole-file error, not a row error.
     result = otke("import-accounts", "-", stdin=("\n".join(GOOD) + "\n").encode("cp1251"))
     assert result.returncode == 2
-    assert result.stderr == "otke: -: після рядка 0: файл не в кодуванні UTF-8; нічого не записано\n"
+    assert result.stderr == "otke: -: файл не в кодуванні UTF-8 (збережіть його як «CSV UTF-8»); нічого не записано\n"
     assert counts() == (0, 0, 0)
 
 
@@ -320,6 +320,20 @@ def test_database_down(command: list[str]) -> None:
     assert result.returncode == 3
     assert result.stderr.startswith(f"otke: база даних недоступна ({CLOSED_PORT_URL}): connection failed: ")
     assert "Connection refused" in result.stderr
-    # export-readings writes its CSV header before the query connects (reported, not fixed here).
-    expected_stdout = EXPORT_HEADER + "\n" if command[0] == "export-readings" else ""
-    assert result.stdout == expected_stdout
+    assert result.stdout == ""  # not even the CSV header: nothing half-written
+
+
+def test_export_to_a_file_is_complete_or_untouched(tmp_path: Path) -> None:
+    target = tmp_path / "readings.csv"
+    target.write_text("the previous export\n", encoding="utf-8")
+    result = otke("export-readings", "--period", "2026-03", "--out", str(target), url=CLOSED_PORT_URL)
+    assert result.returncode == 3
+    assert target.read_text(encoding="utf-8") == "the previous export\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["readings.csv"]  # no partial file left
+
+
+def test_export_to_an_unwritable_place(committed_db: str, tmp_path: Path) -> None:
+    result = otke("export-readings", "--period", "2026-03", "--out", str(tmp_path / "missing" / "r.csv"))
+    assert result.returncode == 2
+    assert result.stderr.startswith("otke: не вдається записати ")
+    assert "Traceback" not in result.stderr

@@ -34,7 +34,9 @@ def test_register_two_meters_send_resubmit_history_and_export(servers: Servers) 
     period = period_of(utcnow())
 
     first = register(servers, sender, "№ 12345", "222222")
-    assert first[0].startswith("Знайдено: лічильник гарячої води № 222222, особовий рахунок 12345, адреса: м. Чернігів")
+    assert first[0].startswith(
+        "Знайдено: лічильник гарячої води № 222222, особовий рахунок 12345, адреса: м. Чернігів"
+    )
     assert "Шевченка" not in first[0]  # the address is masked
     assert first[1] == "Тепер Ви зареєстровані!"
     second = register(servers, sender, "34567", "444444")

@@ -41,7 +41,9 @@ def test_every_response_the_action_server_utters_exists(domain: dict[str, Any]) 
 
 def test_every_response_is_used_by_the_dialogue_or_the_action_server(domain: dict[str, Any]) -> None:
     used = set(re.findall(r"\b(utter_[a-z_]+)\b", dialogue_text() + action_code()))
-    asked_by_forms = {f"utter_ask_{slot}" for form in domain["forms"].values() for slot in form["required_slots"]}
+    asked_by_forms = {
+        f"utter_ask_{slot}" for form in domain["forms"].values() for slot in form["required_slots"]
+    }
     assert set(domain["responses"]) - used - asked_by_forms == set()
 
 
@@ -50,7 +52,9 @@ def test_custom_actions_in_the_domain_and_in_the_action_server_are_the_same(doma
         return set(cls.__subclasses__()).union(*(subclasses(c) for c in cls.__subclasses__()))
 
     served = {
-        cls().name() for cls in subclasses(Action) if cls.__module__.startswith("actions.") and "name" in cls.__dict__
+        cls().name()
+        for cls in subclasses(Action)
+        if cls.__module__.startswith("actions.") and "name" in cls.__dict__
     }
     assert served == set(domain["actions"])
 
@@ -64,7 +68,13 @@ def test_placeholders_are_plain_names(domain: dict[str, Any]) -> None:
 
 def test_menu_has_the_five_entries_in_order(domain: dict[str, Any]) -> None:
     titles = [button["title"] for button in domain["responses"]["utter_menu"][0]["buttons"]]
-    assert titles == ["Передати показання", "Додати лічильник", "Мої лічильники", "Історія показань", "Контакти"]
+    assert titles == [
+        "Передати показання",
+        "Додати лічильник",
+        "Мої лічильники",
+        "Історія показань",
+        "Контакти",
+    ]
 
 
 def test_the_seed_pages_wording_is_kept(domain: dict[str, Any]) -> None:

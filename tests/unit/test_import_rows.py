@@ -309,13 +309,15 @@ def test_broken_csv(text: str, message: str) -> None:
     assert str(error.value) == message
 
 
+UTF8_MESSAGE = "файл не в кодуванні UTF-8 (збережіть його як «CSV UTF-8»)"
+
+
 def test_invalid_utf8(tmp_path: Path) -> None:
     path = tmp_path / "cp1251.csv"
     path.write_bytes(f"{SHORT_HEADER}\n12345,".encode() + "вул. Миру".encode("cp1251") + b",1,heat\n")
     with open(path, encoding="utf-8-sig", newline="") as source, pytest.raises(ImportFileError) as error:
         list(read_import_rows(source))
-    assert str(error.value).endswith("файл не в кодуванні UTF-8")
-    assert str(error.value).startswith("після рядка ")
+    assert str(error.value) == UTF8_MESSAGE
 
 
 def test_invalid_utf8_after_many_good_lines(tmp_path: Path) -> None:
@@ -328,4 +330,10 @@ def test_invalid_utf8_after_many_good_lines(tmp_path: Path) -> None:
             seen.append(item)
     assert all(isinstance(item, ImportRow) for item in seen)
     assert len(seen) < 2001
-    assert str(error.value) == f"після рядка {len(seen) + 1}: файл не в кодуванні UTF-8"
+    assert str(error.value) == UTF8_MESSAGE
+
+
+def test_blank_lines_before_the_header_are_skipped() -> None:
+    assert read(f"\n  \n{SHORT_HEADER}\n12345,адреса,1,heat\n") == [
+        ImportRow(4, "12345", "адреса", "1", MeterKind.HEAT, None, None)
+    ]

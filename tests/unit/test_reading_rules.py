@@ -26,6 +26,8 @@ from actions.reading import (
     ("text", "expected"),
     [
         ("123.45", "123.45"),
+        (".5", "0.50"),
+        (",5", "0.50"),
         ("123,45", "123.45"),
         (" 123.45 ", "123.45"),
         ("\t123.45\n", "123.45"),
@@ -67,7 +69,8 @@ def test_parse_reading_accepts(text: str, expected: str) -> None:
         ("１２３", "not_a_number"),  # full-width digits
         ("12.3.4", "not_a_number"),
         ("12,3,4", "not_a_number"),
-        (".5", "not_a_number"),
+        (".", "not_a_number"),
+        (",", "not_a_number"),
         ("1_000", "not_a_number"),
         ("--5", "not_a_number"),
         ("-", "not_a_number"),
