@@ -180,7 +180,10 @@ def test_import_invalid_utf8(committed_db: str, tmp_path: Path) -> None:
     path = write(tmp_path / "cp1251.csv", GOOD, encoding="cp1251")
     result = otke("import-accounts", str(path))
     assert result.returncode == 2
-    assert result.stderr == f"otke: {path}: файл не в кодуванні UTF-8 (збережіть його як «CSV UTF-8»); нічого не записано\n"
+    assert (
+        result.stderr
+        == f"otke: {path}: файл не в кодуванні UTF-8 (збережіть його як «CSV UTF-8»); нічого не записано\n"
+    )
     assert counts() == (0, 0, 0)
 
 
@@ -214,7 +217,10 @@ def test_import_invalid_utf8_from_stdin(committed_db: str) -> None:
     # Standard input is read like a file: the encoding is a whole-file error, not a row error.
     result = otke("import-accounts", "-", stdin=("\n".join(GOOD) + "\n").encode("cp1251"))
     assert result.returncode == 2
-    assert result.stderr == "otke: -: файл не в кодуванні UTF-8 (збережіть його як «CSV UTF-8»); нічого не записано\n"
+    assert (
+        result.stderr
+        == "otke: -: файл не в кодуванні UTF-8 (збережіть його як «CSV UTF-8»); нічого не записано\n"
+    )
     assert counts() == (0, 0, 0)
 
 
