@@ -13,7 +13,7 @@ ACCOUNT_DIGITS = 5
 ACCOUNT_NUMBER = re.compile(r"[0-9]{5}")
 # What people type before the number: "№ 12345", "о/р 12345", "ос. рах. 12345", "рахунок: 12345".
 _LABEL = re.compile(
-    r"^(?:особов\w*\s+рахун\w*|ос\.?\s*рах\.?|о\s*/\s*р\.?|о\.\s*р\.|рахун\w*|o\s*/\s*r|№|n|no\.?|#)"
+    r"^(?:особов\w*\s+рахун\w*|ос\.?\s*рах\.?|о\s*/\s*р\.?|о\.\s*р\.|рахун\w*|o\s*/\s*r|№|no\.?|n|#)"
     r"\s*[:.№]?\s*",
     re.IGNORECASE,
 )

@@ -47,7 +47,7 @@ from actions.reading import (
     register_limit,
     submit_reading,
 )
-from actions.subscriber import Identity, get_or_create_subscriber
+from actions.subscriber import Identity, get_or_create_subscriber, set_subscribed
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +82,20 @@ class ActionRememberSubscriber(Action):
         except SQLAlchemyError:
             # The greeting that follows needs no database; the next greeting tries again.
             logger.exception("could not record a %s subscriber", who.channel)
+        return []
+
+
+class ActionUpdateSubscription(Action):
+    """Record that the subscriber joined or left the channel's public account (Viber events)."""
+
+    def name(self) -> str:
+        return "action_update_subscription"
+
+    @when_register_fails
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain) -> Events:
+        joined = (tracker.latest_message.get("intent") or {}).get("name") == "subscribed"
+        name, language = _text_metadata(tracker, "name", 255), _text_metadata(tracker, "language", 16)
+        await in_register(set_subscribed, identity(tracker), joined, name, language)
         return []
 
 
@@ -465,9 +479,11 @@ class ActionRemoveMeter(Action):
     @when_register_fails
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain) -> Events:
         meter_id = tracker.get_slot("meter_to_remove")
-        if tracker.get_slot("removal_confirmed") is True and meter_id:
-            await in_register(_unregister, identity(tracker), int(meter_id))
+        if tracker.get_slot("removal_confirmed") is not True or not meter_id:
+            dispatcher.utter_message(response="utter_meter_kept")
+        elif await in_register(_unregister, identity(tracker), int(meter_id)):
             dispatcher.utter_message(response="utter_meter_removed")
         else:
-            dispatcher.utter_message(response="utter_meter_kept")
+            dispatcher.utter_message(response="utter_meter_not_available")
+            dispatcher.utter_message(response="utter_menu")
         return _reset(*REMOVAL_SLOTS)

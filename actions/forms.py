@@ -207,7 +207,10 @@ async def validate_meter_choice(
     card = choose_meter(cards, str(slot_value), button)
     if card is not None:
         return {slot: str(card.id)}
-    if (tracker.latest_message.get("intent") or {}).get("name") == "submit_reading":
+    if (
+        entity_meter_id(tracker) is None
+        and (tracker.latest_message.get("intent") or {}).get("name") == "submit_reading"
+    ):
         return {slot: None}  # the menu button again, not an answer: just ask again
     say(dispatcher, domain, "utter_meter_not_available" if button else "utter_meter_choice_unknown")
     return {slot: None}

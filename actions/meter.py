@@ -76,7 +76,10 @@ def unregister_meter(session: Session, subscriber_id: int, meter_id: int) -> boo
 # Computed labels (buttons, lists); the sentences around them live in domain.yml.
 KIND_TITLE = {MeterKind.HOT_WATER: "Гаряча вода", MeterKind.HEAT: "Тепло"}
 KIND_OF = {MeterKind.HOT_WATER: "гарячої води", MeterKind.HEAT: "тепла"}
-_METER_LABEL = re.compile(r"^(?:(?:лічильник\w*|прилад\w*(?:\s+обліку)?|номер)\s*)?(?:№|n|no\.?|#)?\s*", re.I)
+# "N"/"No" count as a label only before a space or a dot: "N5001" may be a meter's own number.
+_METER_LABEL = re.compile(
+    r"^(?:(?:лічильник\w*|прилад\w*(?:\s+обліку)?|номер)\s*)?(?:№|#|no\.|(?:no|n)(?=\s))?\s*", re.I
+)
 
 
 def meter_title(meter: Meter) -> str:

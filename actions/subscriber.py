@@ -70,7 +70,13 @@ def get_or_create_subscriber(
     return subscriber
 
 
-def set_subscribed(session: Session, identity: Identity, subscribed: bool) -> Subscriber:
-    subscriber = get_or_create_subscriber(session, identity)
+def set_subscribed(
+    session: Session,
+    identity: Identity,
+    subscribed: bool,
+    display_name: str | None = None,
+    language: str | None = None,
+) -> Subscriber:
+    subscriber = get_or_create_subscriber(session, identity, display_name, language)
     subscriber.subscribed = subscribed
     return subscriber

@@ -13,6 +13,15 @@ say "Database: $(.venv/bin/python -c 'from actions.db import redacted_url; print
 .venv/bin/otke seed-demo
 model="$(scripts/train.sh | tail -n 1)"
 
+if [[ -z "${VIBER_AUTH_TOKEN:-}" ]]; then
+  # Not connected to Viber: a local token lets the channel start and accept locally signed callbacks.
+  export VIBER_AUTH_TOKEN="local-development-token"
+  export VIBER_API_URL="${VIBER_API_URL:-http://127.0.0.1:9/viber-not-configured}"
+  viber_note="not connected (VIBER_AUTH_TOKEN unset; callbacks signed with '$VIBER_AUTH_TOKEN' are accepted)"
+else
+  viber_note="connected; point the public account here with: .venv/bin/otke viber set-webhook https://<host>/webhooks/viber/webhook"
+fi
+
 endpoints="endpoints.yml"
 if [[ "$ACTION_PORT" != 5055 ]]; then
   endpoints="var/endpoints.yml"
@@ -56,6 +65,8 @@ cat <<INFO
 
   Rasa server          http://localhost:$RASA_PORT/
   REST channel         http://localhost:$RASA_PORT/webhooks/rest/webhook
+  Viber webhook        http://localhost:$RASA_PORT/webhooks/viber/webhook
+                       $viber_note
   Action server        http://localhost:$ACTION_PORT/health
   Database             $(.venv/bin/python -c 'from actions.db import redacted_url; print(redacted_url())')
   Logs                 var/rasa-server.log, var/action-server.log

@@ -16,7 +16,19 @@ ensure_postgres() {
   die "PostgreSQL did not come up at 127.0.0.1:5432"
 }
 
+ensure_redis() {
+  redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return 0
+  say "Redis is down: starting it"
+  command -v redis-server >/dev/null || die "Redis is not installed; the Viber tests need it at 127.0.0.1:6379"
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log || die "could not start Redis"
+  for _ in $(seq 30); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return 0; sleep 1; done
+  die "Redis did not come up at 127.0.0.1:6379"
+}
+
 ensure_postgres
+ensure_redis
 
 say "Lint: ruff and mypy"
 .venv/bin/ruff check .

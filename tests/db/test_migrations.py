@@ -9,11 +9,11 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from conftest import fresh_schema
 from sqlalchemy import Connection, Engine, inspect, text
 
 from actions import db
 from actions.models import Base
+from tests.conftest import fresh_schema
 
 # What the first revision builds; later revisions add to it.
 REGISTER_TABLES = {"accounts", "meters", "subscribers", "subscriber_meters", "readings", "alembic_version"}

@@ -3,6 +3,7 @@ with the demo register, and the Rasa server with the trained model, talking over
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -19,11 +20,16 @@ from sqlalchemy.orm import Session
 
 from actions import db
 from actions.demo import seed_demo
+from custom_channels import viber_api
+from tests.channels.fake_viber import FakeViber, start_fake_viber
 from tests.conftest import fresh_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUT = ROOT / "tests" / "output"
 START_TIMEOUT = 300
+VIBER_TOKEN = "test-viber-token-4f1c9e"
+# Database 15, so the tests' de-duplication keys never meet a real deployment's.
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 
 def free_port() -> int:
@@ -32,13 +38,17 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def server_env(database_url: str) -> dict[str, str]:
-    return os.environ | {
-        "DATABASE_URL": database_url,
-        "RASA_TELEMETRY_ENABLED": "false",
-        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
-        "TF_CPP_MIN_LOG_LEVEL": "2",
-    }
+def server_env(database_url: str, **extra: str) -> dict[str, str]:
+    return (
+        os.environ
+        | extra
+        | {
+            "DATABASE_URL": database_url,
+            "RASA_TELEMETRY_ENABLED": "false",
+            "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+        }
+    )
 
 
 @dataclass
@@ -47,6 +57,7 @@ class Servers:
     action_url: str
     database_url: str
     engine: Engine
+    viber_api: FakeViber
 
     def say(self, sender: str, text: str, **metadata: Any) -> list[dict[str, Any]]:
         """One turn through the REST channel; the bot's messages come back."""
@@ -57,6 +68,24 @@ class Servers:
         response.raise_for_status()
         messages: list[dict[str, Any]] = response.json()
         return messages
+
+    def viber_raw(
+        self, body: bytes, signature: str | bytes | None = "sign", **headers: str | bytes
+    ) -> httpx.Response:
+        """A callback as Viber sends it: the raw body, signed with the token unless told otherwise."""
+        if signature == "sign":
+            signature = viber_api.signature(body, VIBER_TOKEN)
+        if signature is not None:
+            headers["X-Viber-Content-Signature"] = signature
+        return httpx.post(
+            f"{self.rasa_url}/webhooks/viber/webhook",
+            content=body,
+            headers={"Content-Type": "application/json", **headers},
+            timeout=30,
+        )
+
+    def viber(self, callback: dict[str, Any]) -> httpx.Response:
+        return self.viber_raw(json.dumps(callback, ensure_ascii=False).encode())
 
 
 @pytest.fixture(scope="session")
@@ -102,7 +131,16 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="session")
-def servers(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+def fake_viber() -> Iterator[FakeViber]:
+    fake = start_fake_viber()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def servers(
+    model_path: Path, tmp_path_factory: pytest.TempPathFactory, fake_viber: FakeViber
+) -> Iterator[Servers]:
     with fresh_schema() as database_url:
         engine = db.make_engine(database_url)
         with engine.begin() as connection, Session(bind=connection) as session:
@@ -110,7 +148,9 @@ def servers(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         action_port, rasa_port = free_port(), free_port()
         endpoints = tmp_path_factory.mktemp("rasa") / "endpoints.yml"
         endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
-        env = server_env(database_url)
+        env = server_env(
+            database_url, VIBER_AUTH_TOKEN=VIBER_TOKEN, VIBER_API_URL=fake_viber.url, REDIS_URL=REDIS_URL
+        )
         action, action_log = _start(
             "action-server",
             [
@@ -144,7 +184,11 @@ def servers(model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
             _wait_until_up(f"http://127.0.0.1:{action_port}/health", action, action_log)
             _wait_until_up(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", rasa, rasa_log)
             yield Servers(
-                f"http://127.0.0.1:{rasa_port}", f"http://127.0.0.1:{action_port}", database_url, engine
+                f"http://127.0.0.1:{rasa_port}",
+                f"http://127.0.0.1:{action_port}",
+                database_url,
+                engine,
+                fake_viber,
             )
         finally:
             _stop(rasa)
