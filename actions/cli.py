@@ -1,25 +1,34 @@
-"""`otke`: the operators' door to the register (import, export, demo data, migrations)."""
+"""`otke`: the operators' door to the register (import, export, demo data, migrations, Viber)."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import io
+import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
+from urllib.parse import urlsplit
 
+import httpx
 from sqlalchemy.exc import OperationalError
 
 from actions import db
 from actions.billing import ImportFileError, ImportReport, export_readings, import_accounts
 from actions.demo import DEMO_METERS, seed_demo
-from actions.reading import is_period
+from actions.models import utcnow
+from actions.reading import KYIV, in_reading_window, is_period, period_of, reading_window
+from actions.reminder import claim_reminder, due_reminders, finish_reminder, reminder_message
+from custom_channels import viber_api
 
 EXIT_INVALID_ROWS = 1
 EXIT_USAGE = 2
 EXIT_DATABASE = 3
+EXIT_VIBER = 4
 SHOWN_ERRORS = 50
 
 
@@ -72,6 +81,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(run=_seed_demo)
 
+    _add_viber_commands(commands)
+
     database = commands.add_parser("db", help="міграції схеми бази даних (Alembic)")
     db_commands = database.add_subparsers(title="дії", required=True, metavar="ДІЯ")
     up = db_commands.add_parser("upgrade", help="оновити схему (типово до head)")
@@ -81,6 +92,182 @@ def _parser() -> argparse.ArgumentParser:
     down.add_argument("revision")
     down.set_defaults(run=_db_downgrade)
     return parser
+
+
+def _add_viber_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    viber = commands.add_parser(
+        "viber",
+        help="паблік-акаунт Viber: вебхук, інформація, нагадування",
+        description="Виклики Viber REST Bot API з токеном VIBER_AUTH_TOKEN на VIBER_API_URL "
+        f"(типово {viber_api.DEFAULT_API_URL}).",
+    )
+    actions = viber.add_subparsers(title="дії", required=True, metavar="ДІЯ")
+    hook = actions.add_parser(
+        "set-webhook",
+        help="спрямувати паблік-акаунт на вебхук (лише HTTPS)",
+        description="Viber викликає лише HTTPS-адресу з сертифікатом від центру сертифікації, "
+        "наприклад https://bot.otke.example/webhooks/viber/webhook.",
+    )
+    hook.add_argument("url", metavar="URL")
+    hook.set_defaults(run=_viber_set_webhook)
+    actions.add_parser("unset-webhook", help="від'єднати вебхук").set_defaults(run=_viber_unset_webhook)
+    actions.add_parser("account-info", help="дані паблік-акаунта").set_defaults(run=_viber_account_info)
+    remind = actions.add_parser(
+        "remind",
+        help="нагадати передати показання (платні повідомлення Viber)",
+        description="У вікні передачі показань (з 25-го до кінця місяця за Києвом) надсилає кожному "
+        "підписаному абоненту Viber одне нагадування за період, якщо за його лічильниками ще немає "
+        "показань. Повторний запуск нікому не надсилає вдруге. Повідомлення, ініційовані ботом, "
+        "Viber тарифікує: команда ніколи не запускається автоматично.",
+    )
+    remind.add_argument("--dry-run", action="store_true", help="лише показати, кому було б надіслано")
+    remind.add_argument(
+        "--rate", type=float, default=10.0, metavar="N", help="не більше N повідомлень за секунду (типово 10)"
+    )
+    remind.add_argument("--now", metavar="ISO", help="вважати цей момент поточним (перевірка вікна, тести)")
+    remind.set_defaults(run=_viber_remind)
+
+
+class _ViberUnavailable(Exception):
+    """The Viber API could not be called or refused the call."""
+
+
+def _viber_call(endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
+    token = os.environ.get("VIBER_AUTH_TOKEN", "").strip()
+    if not token:
+        raise _ViberUnavailable("не задано VIBER_AUTH_TOKEN (токен паблік-акаунта)")
+    base = (os.environ.get("VIBER_API_URL") or viber_api.DEFAULT_API_URL).rstrip("/")
+    try:
+        answer = httpx.post(
+            f"{base}/{endpoint}", json=payload, headers={"X-Viber-Auth-Token": token}, timeout=15
+        )
+        body = answer.json()
+    except (httpx.HTTPError, ValueError) as error:
+        raise _ViberUnavailable(f"Viber API недоступний ({type(error).__name__})") from None
+    if not isinstance(body, dict):
+        raise _ViberUnavailable(f"незрозуміла відповідь Viber API (HTTP {answer.status_code})")
+    return body
+
+
+def _viber_checked(endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
+    body = _viber_call(endpoint, payload)
+    status = body.get("status")
+    if status != 0:
+        raise _ViberUnavailable(
+            f"Viber відповів status {status} ({viber_api.status_meaning(status)}): {body.get('status_message', '')}"
+        )
+    return body
+
+
+def _viber_command(run: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    def guarded(args: argparse.Namespace) -> int:
+        try:
+            return run(args)
+        except _ViberUnavailable as error:
+            print(f"otke viber: {error}", file=sys.stderr)
+            return EXIT_VIBER
+
+    return guarded
+
+
+@_viber_command
+def _viber_set_webhook(args: argparse.Namespace) -> int:
+    url = urlsplit(args.url)
+    if url.scheme != "https" or not url.hostname:
+        print(
+            "otke viber: Viber викликає лише HTTPS-адреси: https://<хост>/webhooks/viber/webhook",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    body = _viber_checked(
+        "set_webhook",
+        {
+            "url": args.url,
+            "event_types": list(viber_api.WEBHOOK_EVENTS),
+            "send_name": True,
+            "send_photo": False,
+        },
+    )
+    print(f"Вебхук встановлено: {args.url} (події: {', '.join(body.get('event_types') or [])})")
+    return 0
+
+
+@_viber_command
+def _viber_unset_webhook(args: argparse.Namespace) -> int:
+    _viber_checked("set_webhook", {"url": ""})
+    print("Вебхук від'єднано: Viber більше не надсилає події")
+    return 0
+
+
+@_viber_command
+def _viber_account_info(args: argparse.Namespace) -> int:
+    body = _viber_checked("get_account_info", {})
+    for key in ("id", "name", "uri", "webhook", "event_types", "subscribers_count"):
+        if key in body:
+            print(f"{key}: {body[key]}")
+    return 0
+
+
+@_viber_command
+def _viber_remind(args: argparse.Namespace) -> int:
+    now = dt.datetime.fromisoformat(args.now) if args.now else utcnow()
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=KYIV)
+    period = period_of(now)
+    if not in_reading_window(now):
+        first, last = reading_window(period)
+        print(
+            f"otke viber: нагадування надсилаються лише у вікні передачі показань "
+            f"({first:%d.%m}–{last:%d.%m.%Y}); нічого не надіслано",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
+    if args.rate <= 0:
+        print("otke viber: --rate має бути більше нуля", file=sys.stderr)
+        return EXIT_USAGE
+    with db.transaction() as session:
+        due = due_reminders(session, period)
+    if args.dry_run:
+        for item in due:
+            note = " (уже нагадано)" if item.already_reminded else ""
+            print(f"{item.viber_user_id[:6]}…: {'; '.join(item.meters)}{note}")
+        todo = sum(not item.already_reminded for item in due)
+        print(f"Період {period}: було б надіслано {todo}, пропущено {len(due) - todo} (уже нагадано)")
+        return 0
+    sender = viber_api.sender(os.environ.get("VIBER_SENDER_NAME") or viber_api.DEFAULT_SENDER_NAME)
+    sent = skipped = failed = 0
+    pause = 1 / args.rate
+    for item in due:
+        if item.already_reminded:
+            skipped += 1
+            continue
+        with db.transaction() as session:
+            claimed = claim_reminder(session, item.subscriber_id, period)
+        if not claimed:
+            skipped += 1
+            continue
+        payload = viber_api.send_message_payload(item.viber_user_id, reminder_message(item.meters), sender)
+        try:
+            status = _viber_call("send_message", payload).get("status")
+        except _ViberUnavailable as error:
+            status = None
+            print(f"otke viber: {error}", file=sys.stderr)
+        if status == 0:
+            sent += 1
+        else:
+            failed += 1
+            if status is not None:
+                print(
+                    f"otke viber: {item.viber_user_id[:6]}…: status {status} ({viber_api.status_meaning(status)})",
+                    file=sys.stderr,
+                )
+        with db.transaction() as session:
+            finish_reminder(
+                session, item.subscriber_id, period, sent=status == 0, unsubscribed=status in (5, 6)
+            )
+        time.sleep(pause * (20 if status == 12 else 1))  # 12: too many requests, so slow down
+    print(f"Період {period}: надіслано {sent}, пропущено {skipped}, з помилками {failed}")
+    return 0 if failed == 0 else EXIT_INVALID_ROWS
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:

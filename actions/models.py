@@ -243,3 +243,25 @@ class RegistrationFailure(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     failed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+
+
+class ReminderStatus(enum.StrEnum):
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class Reminder(Base):
+    """One reading reminder per subscriber and period: what makes `otke viber remind` idempotent."""
+
+    __tablename__ = "reminders"
+    __table_args__ = (
+        Index("uq_reminders_subscriber_period", "subscriber_id", "period", unique=True),
+        CheckConstraint("status IN ('sending', 'sent', 'failed')", name="status_known"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
+    period: Mapped[str] = mapped_column(String(7))
+    status: Mapped[ReminderStatus] = mapped_column(_string_enum(ReminderStatus))
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)

@@ -7,7 +7,6 @@ The channel speaks Viber only: who may do what is the action server's business.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
@@ -135,7 +134,7 @@ class ViberClient:
                 headers={"X-Viber-Auth-Token": self.auth_token},
             ) as answer:
                 body = await answer.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as error:
+        except (TimeoutError, aiohttp.ClientError, ValueError) as error:
             logger.error("viber %s: no answer from the Viber API (%s)", endpoint, type(error).__name__)
             return None
         if not isinstance(body, dict):
@@ -217,7 +216,7 @@ class ViberInput(InputChannel):
                 "The Viber channel needs the public account's token: set VIBER_AUTH_TOKEN "
                 "(credentials.yml reads it as auth_token)."
             )
-        name = str(credentials.get("name") or "АТ «ОТКЕ»")
+        name = str(credentials.get("name") or viber_api.DEFAULT_SENDER_NAME)
         if len(name) > viber_api.MAX_SENDER_NAME:
             raise RasaException(f"The Viber sender name may have at most 28 characters: {name!r}")
         redis_url = credentials.get("redis_url") or os.environ.get("REDIS_URL")

@@ -11,6 +11,7 @@ import hmac
 from typing import Any
 
 DEFAULT_API_URL = "https://chatapi.viber.com/pa"
+DEFAULT_SENDER_NAME = "АТ «ОТКЕ»"
 MAX_CALLBACK_BYTES = 30 * 1024
 MAX_TEXT = 7000
 MAX_SENDER_NAME = 28

@@ -1,0 +1,115 @@
+"""Reading reminders: who is due one this period, and the bookkeeping that keeps it to one.
+
+A reminder is a bot-initiated Viber message, billed under Viber's commercial terms: it goes only
+to subscribed Viber subscribers with a registered meter still lacking this period's reading, at
+most once per period, and only when an operator runs `otke viber remind`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from ruamel.yaml import YAML
+from sqlalchemy import exists, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
+
+from actions.db import PROJECT_DIR
+from actions.meter import meter_title
+from actions.models import (
+    Meter,
+    Reading,
+    ReadingStatus,
+    Reminder,
+    ReminderStatus,
+    Subscriber,
+    subscriber_meters,
+    utcnow,
+)
+from custom_channels import viber_api
+
+VIBER = "viber"
+
+
+@dataclass(frozen=True)
+class Due:
+    subscriber_id: int
+    viber_user_id: str
+    meters: tuple[str, ...]  # titles of the meters still without a reading this period
+    already_reminded: bool
+
+
+def due_reminders(session: Session, period: str) -> list[Due]:
+    """Subscribed Viber subscribers with meters lacking an accepted reading for the period."""
+    has_reading = exists().where(
+        Reading.meter_id == Meter.id, Reading.period == period, Reading.status == ReadingStatus.ACCEPTED
+    )
+    rows = session.execute(
+        select(Subscriber.id, Subscriber.channel_user_id, Meter)
+        .join(subscriber_meters, subscriber_meters.c.subscriber_id == Subscriber.id)
+        .join(Meter, Meter.id == subscriber_meters.c.meter_id)
+        .options(joinedload(Meter.account))
+        .where(Subscriber.channel == VIBER, Subscriber.subscribed.is_(True), ~has_reading)
+        .order_by(Subscriber.id, Meter.id)
+    ).all()
+    reminded = set(
+        session.scalars(
+            select(Reminder.subscriber_id).where(
+                Reminder.period == period, Reminder.status.in_([ReminderStatus.SENT, ReminderStatus.SENDING])
+            )
+        )
+    )
+    grouped: dict[tuple[int, str], list[str]] = {}
+    for subscriber_id, user_id, meter in rows:
+        grouped.setdefault((subscriber_id, user_id), []).append(meter_title(meter))
+    return [
+        Due(subscriber_id, user_id, tuple(titles), subscriber_id in reminded)
+        for (subscriber_id, user_id), titles in grouped.items()
+    ]
+
+
+def claim_reminder(session: Session, subscriber_id: int, period: str) -> bool:
+    """Take the period's reminder for this subscriber; False if it is sent or being sent already."""
+    existing = session.scalars(
+        select(Reminder)
+        .where(Reminder.subscriber_id == subscriber_id, Reminder.period == period)
+        .with_for_update()
+    ).one_or_none()
+    if existing is None:
+        try:
+            with session.begin_nested():
+                session.add(
+                    Reminder(
+                        subscriber_id=subscriber_id,
+                        period=period,
+                        status=ReminderStatus.SENDING,
+                        updated_at=utcnow(),
+                    )
+                )
+        except IntegrityError:
+            return False  # another run took it a moment ago
+        return True
+    if existing.status == ReminderStatus.FAILED:
+        existing.status, existing.updated_at = ReminderStatus.SENDING, utcnow()
+        return True
+    return False
+
+
+def finish_reminder(
+    session: Session, subscriber_id: int, period: str, *, sent: bool, unsubscribed: bool
+) -> None:
+    reminder = session.scalars(
+        select(Reminder).where(Reminder.subscriber_id == subscriber_id, Reminder.period == period)
+    ).one()
+    reminder.status = ReminderStatus.SENT if sent else ReminderStatus.FAILED
+    reminder.updated_at = utcnow()
+    if unsubscribed:
+        session.get_one(Subscriber, subscriber_id).subscribed = False
+
+
+def reminder_message(meters: tuple[str, ...]) -> dict[str, Any]:
+    """The Viber message of a reminder, worded in domain.yml (utter_reading_reminder)."""
+    domain = YAML(typ="safe").load((PROJECT_DIR / "domain.yml").read_text(encoding="utf-8"))
+    response = domain["responses"]["utter_reading_reminder"][0]
+    return viber_api.text_message(response["text"].format(meters="; ".join(meters)), response.get("buttons"))
