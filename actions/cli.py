@@ -132,10 +132,15 @@ class _ViberUnavailable(Exception):
     """The Viber API could not be called or refused the call."""
 
 
-def _viber_call(endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
+def _viber_token() -> str:
     token = os.environ.get("VIBER_AUTH_TOKEN", "").strip()
     if not token:
         raise _ViberUnavailable("не задано VIBER_AUTH_TOKEN (токен паблік-акаунта)")
+    return token
+
+
+def _viber_call(endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
+    token = _viber_token()
     base = (os.environ.get("VIBER_API_URL") or viber_api.DEFAULT_API_URL).rstrip("/")
     try:
         answer = httpx.post(
@@ -172,7 +177,10 @@ def _viber_command(run: Callable[[argparse.Namespace], int]) -> Callable[[argpar
 
 @_viber_command
 def _viber_set_webhook(args: argparse.Namespace) -> int:
-    url = urlsplit(args.url)
+    try:
+        url = urlsplit(args.url)
+    except ValueError:  # e.g. "https://[::1": not a URL at all
+        url = urlsplit("")
     if url.scheme != "https" or not url.hostname:
         print(
             "otke viber: Viber викликає лише HTTPS-адреси: https://<хост>/webhooks/viber/webhook",
@@ -210,7 +218,11 @@ def _viber_account_info(args: argparse.Namespace) -> int:
 
 @_viber_command
 def _viber_remind(args: argparse.Namespace) -> int:
-    now = dt.datetime.fromisoformat(args.now) if args.now else utcnow()
+    try:
+        now = dt.datetime.fromisoformat(args.now) if args.now else utcnow()
+    except ValueError:
+        print(f"otke viber: --now: не момент ISO 8601 (2026-11-26T12:00): {args.now!r}", file=sys.stderr)
+        return EXIT_USAGE
     if now.tzinfo is None:
         now = now.replace(tzinfo=KYIV)
     period = period_of(now)
@@ -222,7 +234,7 @@ def _viber_remind(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_USAGE
-    if args.rate <= 0:
+    if not args.rate > 0:  # also NaN
         print("otke viber: --rate має бути більше нуля", file=sys.stderr)
         return EXIT_USAGE
     with db.transaction() as session:
@@ -234,6 +246,7 @@ def _viber_remind(args: argparse.Namespace) -> int:
         todo = sum(not item.already_reminded for item in due)
         print(f"Період {period}: було б надіслано {todo}, пропущено {len(due) - todo} (уже нагадано)")
         return 0
+    _viber_token()  # no token: say so once, before anything is claimed
     sender = viber_api.sender(os.environ.get("VIBER_SENDER_NAME") or viber_api.DEFAULT_SENDER_NAME)
     sent = skipped = failed = 0
     pause = 1 / args.rate

@@ -6,6 +6,8 @@ source "$(dirname "$0")/common.sh"
 
 RASA_PORT="${RASA_PORT:-5005}"
 ACTION_PORT="${ACTION_PORT:-5055}"
+WEBCHAT_PORT="${WEBCHAT_PORT:-8080}"
+export WEBCHAT_ORIGINS="${WEBCHAT_ORIGINS:-http://localhost:$WEBCHAT_PORT,http://127.0.0.1:$WEBCHAT_PORT}"
 mkdir -p var
 
 say "Database: $(.venv/bin/python -c 'from actions.db import redacted_url; print(redacted_url())')"
@@ -43,10 +45,19 @@ trap 'exit 0' INT TERM
 say "Starting the action server on port $ACTION_PORT (log: var/action-server.log)"
 "$PY" -m rasa_sdk --actions actions --port "$ACTION_PORT" >var/action-server.log 2>&1 &
 pids+=($!)
+IFS=, read -ra cors_origins <<<"$WEBCHAT_ORIGINS"
 say "Starting the Rasa server on port $RASA_PORT (log: var/rasa-server.log)"
 "$RASA" run --model "$model" --port "$RASA_PORT" --endpoints "$endpoints" \
-  --credentials credentials.yml --cors "${RASA_CORS_ORIGIN:-http://localhost:8080}" >var/rasa-server.log 2>&1 &
+  --credentials credentials.yml --cors "${cors_origins[@]}" >var/rasa-server.log 2>&1 &
 pids+=($!)
+if [[ -f webchat/public/vendor/socket.io.min.js ]]; then
+  say "Serving the web chat page on port $WEBCHAT_PORT"
+  "$PY" -m http.server "$WEBCHAT_PORT" --bind 127.0.0.1 --directory webchat/public >var/webchat.log 2>&1 &
+  pids+=($!)
+  webchat_note="http://localhost:$WEBCHAT_PORT/"
+else
+  webchat_note="not served (npm was not found; see README)"
+fi
 
 wait_for() {  # url name pid
   local deadline=$((SECONDS + 300))
@@ -67,6 +78,7 @@ cat <<INFO
   REST channel         http://localhost:$RASA_PORT/webhooks/rest/webhook
   Viber webhook        http://localhost:$RASA_PORT/webhooks/viber/webhook
                        $viber_note
+  Web chat page        $webchat_note
   Action server        http://localhost:$ACTION_PORT/health
   Database             $(.venv/bin/python -c 'from actions.db import redacted_url; print(redacted_url())')
   Logs                 var/rasa-server.log, var/action-server.log

@@ -34,11 +34,17 @@ make_venv() {  # dir python lock [extra pip flags...]
   say "Installing $dir from $lock with $("$python" --version 2>&1)"
   rm -rf "$dir"
   "$python" -m venv "$dir"
-  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip==24.2
-  "$dir/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "$@" -r "$lock"
+  quiet_pip "$dir" install --upgrade pip==24.2
+  quiet_pip "$dir" install --no-deps "$@" -r "$lock"
 }
 
-if ! venv_current .venv-rasa requirements/rasa.txt scripts/setup.sh; then
+# pip, minus the warnings this machine's extra local indexes print for every package.
+quiet_pip() {
+  local dir="$1"; shift
+  "$dir/bin/python" -m pip --quiet --disable-pip-version-check "$@" 2> >(grep -v "^WARNING: Location 'file:" >&2)
+}
+
+if ! venv_current .venv-rasa requirements/rasa.txt; then
   if python="$(find_python python3.10 "$pyenv_root"/versions/3.10*/bin/python)"; then
     make_venv .venv-rasa "$python" requirements/rasa.txt
   elif python="$(find_python python3.11 "$pyenv_root"/versions/3.11*/bin/python)"; then
@@ -51,10 +57,25 @@ if ! venv_current .venv-rasa requirements/rasa.txt scripts/setup.sh; then
   touch .venv-rasa/.installed
 fi
 
-if ! venv_current .venv requirements/actions.txt pyproject.toml scripts/setup.sh; then
+if ! venv_current .venv requirements/actions.txt pyproject.toml; then
   python="$(find_python python3.11 "$pyenv_root"/versions/3.11*/bin/python)" ||
     die "The action server needs Python 3.11. Install it, e.g. 'pyenv install 3.11.7' or 'apt-get install python3.11 python3.11-venv', then run make again."
   make_venv .venv "$python" requirements/actions.txt
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+  quiet_pip .venv install --no-deps --no-build-isolation -e .
   touch .venv/.installed
+fi
+
+# The web chat widget's one dependency, socket.io-client, from the npm registry by its lock.
+if command -v npm >/dev/null 2>&1; then
+  if [[ ! -f webchat/node_modules/.installed || webchat/package-lock.json -nt webchat/node_modules/.installed ]]; then
+    say "Installing the web chat's packages from webchat/package-lock.json"
+    npm ci --prefix webchat --no-audit --no-fund --loglevel=error
+    touch webchat/node_modules/.installed
+  fi
+  mkdir -p webchat/public/vendor
+  cp -u webchat/node_modules/socket.io-client/dist/socket.io.min.js webchat/public/vendor/
+elif [[ "${REQUIRE_WEBCHAT:-}" == 1 ]]; then
+  die "The web chat needs Node.js and npm (e.g. 'apt-get install nodejs npm')."
+else
+  printf 'note: npm not found: the web chat page will not be served (install Node.js and npm)\n' >&2
 fi

@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -22,11 +23,15 @@ class Call:
 
 @dataclass
 class FakeViber:
-    """Answers like Viber; ``statuses`` maps a receiver id to the status to answer for it."""
+    """Answers like Viber; ``statuses`` maps a receiver id to the status to answer for it,
+    ``endpoint_statuses`` an endpoint ("set_webhook") to the status for calls without a receiver
+    status; ``on_call``, when set, sees every call before it is answered."""
 
     server: ThreadingHTTPServer
     calls: list[Call] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
+    endpoint_statuses: dict[str, int] = field(default_factory=dict)
+    on_call: Callable[[Call], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -64,9 +69,12 @@ def start_fake_viber() -> FakeViber:
             except ValueError:
                 body = {"_unparsed": raw.decode("utf-8", "replace")}
             endpoint = self.path.rsplit("/", 1)[-1]
+            call = Call(endpoint, self.headers.get("X-Viber-Auth-Token"), body)
             with fake.lock:
-                fake.calls.append(Call(endpoint, self.headers.get("X-Viber-Auth-Token"), body))
-            status = fake.statuses.get(str(body.get("receiver")), 0)
+                fake.calls.append(call)
+            if fake.on_call is not None:
+                fake.on_call(call)
+            status = fake.statuses.get(str(body.get("receiver")), fake.endpoint_statuses.get(endpoint, 0))
             answer: dict[str, Any] = {"status": status, "status_message": "ok" if status == 0 else "failed"}
             if endpoint == "send_message" and status == 0:
                 answer |= {"message_token": next(tokens), "billing_status": 0}

@@ -3,13 +3,16 @@ with the demo register, and the Rasa server with the trained model, talking over
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +61,18 @@ class Servers:
     database_url: str
     engine: Engine
     viber_api: FakeViber
+    rasa_command: list[str]
+    env: dict[str, str]
+
+    def start_another_rasa(self, port: int, name: str) -> subprocess.Popen[bytes]:
+        """One more Rasa server on the same model, action server and database (it is up on return)."""
+        process, log = _start(name, [*self.rasa_command, "--port", str(port)], self.env)
+        _wait_until_up(f"http://127.0.0.1:{port}/webhooks/rest/", process, log)
+        return process
+
+    @staticmethod
+    def stop(process: subprocess.Popen[bytes]) -> None:
+        _stop(process)
 
     def say(self, sender: str, text: str, **metadata: Any) -> list[dict[str, Any]]:
         """One turn through the REST channel; the bot's messages come back."""
@@ -130,6 +145,28 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+@dataclass
+class WebchatPage:
+    url: str
+    origin: str
+
+
+@pytest.fixture(scope="session")
+def webchat_page() -> Iterator[WebchatPage]:
+    """webchat/public served on 127.0.0.1, as `make run` serves it."""
+    public = ROOT / "webchat" / "public"
+    if not (public / "vendor" / "socket.io.min.js").exists():
+        pytest.fail("webchat/public/vendor/socket.io.min.js is missing: run scripts/setup.sh (needs npm)")
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(public))
+    handler.log_message = lambda *args: None  # type: ignore[method-assign]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{server.server_address[1]}"
+    yield WebchatPage(f"{origin}/", origin)
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.fixture(scope="session")
 def fake_viber() -> Iterator[FakeViber]:
     fake = start_fake_viber()
@@ -139,7 +176,10 @@ def fake_viber() -> Iterator[FakeViber]:
 
 @pytest.fixture(scope="session")
 def servers(
-    model_path: Path, tmp_path_factory: pytest.TempPathFactory, fake_viber: FakeViber
+    model_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_viber: FakeViber,
+    webchat_page: WebchatPage,
 ) -> Iterator[Servers]:
     with fresh_schema() as database_url:
         engine = db.make_engine(database_url)
@@ -149,7 +189,11 @@ def servers(
         endpoints = tmp_path_factory.mktemp("rasa") / "endpoints.yml"
         endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
         env = server_env(
-            database_url, VIBER_AUTH_TOKEN=VIBER_TOKEN, VIBER_API_URL=fake_viber.url, REDIS_URL=REDIS_URL
+            database_url,
+            VIBER_AUTH_TOKEN=VIBER_TOKEN,
+            VIBER_API_URL=fake_viber.url,
+            REDIS_URL=REDIS_URL,
+            WEBCHAT_ORIGINS=webchat_page.origin,
         )
         action, action_log = _start(
             "action-server",
@@ -158,28 +202,25 @@ def servers(
                 "-m",
                 "rasa_sdk",
                 "--actions",
-                "actions.actions",
+                "actions",
                 "--port",
                 str(action_port),
             ],
             env,
         )
-        rasa, rasa_log = _start(
-            "rasa-server",
-            [
-                str(ROOT / ".venv-rasa/bin/rasa"),
-                "run",
-                "--model",
-                str(model_path),
-                "--port",
-                str(rasa_port),
-                "--endpoints",
-                str(endpoints),
-                "--credentials",
-                str(ROOT / "credentials.yml"),
-            ],
-            env,
-        )
+        rasa_command = [
+            str(ROOT / ".venv-rasa/bin/rasa"),
+            "run",
+            "--model",
+            str(model_path),
+            "--endpoints",
+            str(endpoints),
+            "--credentials",
+            str(ROOT / "credentials.yml"),
+            "--cors",
+            webchat_page.origin,
+        ]
+        rasa, rasa_log = _start("rasa-server", [*rasa_command, "--port", str(rasa_port)], env)
         try:
             _wait_until_up(f"http://127.0.0.1:{action_port}/health", action, action_log)
             _wait_until_up(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", rasa, rasa_log)
@@ -189,6 +230,8 @@ def servers(
                 database_url,
                 engine,
                 fake_viber,
+                rasa_command,
+                env,
             )
         finally:
             _stop(rasa)
