@@ -16,7 +16,8 @@ train: setup  ## train the model unless one for this config, domain and data exi
 run: setup  ## run the product on the embedded database with demo data (Ctrl-C stops it)
 	@scripts/run.sh
 
-test: setup  ## every check: lint, data validation, pytest on PostgreSQL, test stories
+test:  ## every check: lint, data validation, test stories, NLU, pytest (PostgreSQL, Redis, Chromium)
+	@REQUIRE_WEBCHAT=1 scripts/setup.sh
 	@scripts/test.sh
 
 lint: setup  ## ruff and mypy

@@ -27,8 +27,22 @@ ensure_redis() {
   die "Redis did not come up at 127.0.0.1:6379"
 }
 
+# Debian's Chromium for the browser tests, pinned to the version they were written against
+# (falling back to the archive's current one when a security update replaced it).
+CHROMIUM_VERSION="156.0.8078.79-1~deb12u1"
+ensure_chromium() {
+  [[ -x /usr/bin/chromium ]] && return 0
+  say "Installing Debian's chromium for the browser tests"
+  command -v apt-get >/dev/null || die "the browser tests need Debian's chromium at /usr/bin/chromium"
+  apt-get update -qq || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "chromium=$CHROMIUM_VERSION" >/dev/null ||
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null ||
+    die "could not install chromium"
+}
+
 ensure_postgres
 ensure_redis
+ensure_chromium
 
 say "Lint: ruff and mypy"
 .venv/bin/ruff check .
