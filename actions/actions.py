@@ -176,6 +176,13 @@ class ActionRegisterMeter(Action):
 # --- readings -----------------------------------------------------------------------------
 
 
+def _preselected(cards: list[MeterCard], tracker: Tracker) -> MeterCard | None:
+    """The meter a flow can start with: the subscriber's own one a button named, or the only one."""
+    button = entity_meter_id(tracker)
+    chosen = next((c for c in cards if str(c.id) == button), None) if button else None
+    return cards[0] if chosen is None and len(cards) == 1 else chosen
+
+
 class ActionStartReading(Action):
     """Start a fresh reading: no meters, or the meter chosen at once when there is only one."""
 
@@ -189,10 +196,7 @@ class ActionStartReading(Action):
         closed = SETTINGS.reading_window_policy == "refuse" and not in_reading_window(now())
         if not cards:
             return [*events, SlotSet("meters_registered", False), SlotSet("reading_window_closed", None)]
-        button = entity_meter_id(tracker)
-        chosen = next((c for c in cards if str(c.id) == button), None) if button else None
-        if chosen is None and len(cards) == 1:
-            chosen = cards[0]
+        chosen = _preselected(cards, tracker)
         if chosen is not None:
             events.append(SlotSet("meter_id", str(chosen.id)))
         return [*events, SlotSet("meters_registered", True), SlotSet("reading_window_closed", closed)]
@@ -434,10 +438,7 @@ class ActionStartRemoval(Action):
         events = _reset(*REMOVAL_SLOTS)
         if not cards:
             return [*events, SlotSet("meters_registered", False)]
-        button = entity_meter_id(tracker)
-        chosen = next((c for c in cards if str(c.id) == button), None) if button else None
-        if chosen is None and len(cards) == 1:
-            chosen = cards[0]
+        chosen = _preselected(cards, tracker)
         if chosen is not None:
             events.append(SlotSet("meter_to_remove", str(chosen.id)))
         return [*events, SlotSet("meters_registered", True)]

@@ -82,7 +82,16 @@ def _check_pair(
     return Attempt(account_known=True, blocked_until=_record_failure(session, who, moment))
 
 
-class ValidateRegistrationForm(FormValidationAction):
+class RegisterBackedValidation(FormValidationAction):
+    """Form validation that ends the form with an apology when the register is unreachable."""
+
+    @when_register_fails
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain) -> Events:
+        events: Events = await super().run(dispatcher, tracker, domain)
+        return events
+
+
+class ValidateRegistrationForm(RegisterBackedValidation):
     """Account number, then meter number; the pair must match the register."""
 
     def name(self) -> str:
@@ -119,11 +128,6 @@ class ValidateRegistrationForm(FormValidationAction):
         elif failures < SETTINGS.failures_in_a_row:
             say(dispatcher, domain, response, **values)
         return slots
-
-    @when_register_fails
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain) -> Events:
-        events: Events = await super().run(dispatcher, tracker, domain)
-        return events
 
     async def validate_account_number(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
@@ -228,7 +232,7 @@ _REFUSALS = {
 }
 
 
-class ValidateReadingForm(FormValidationAction):
+class ValidateReadingForm(RegisterBackedValidation):
     """The meter must be the subscriber's; the reading must be a plausible value for it."""
 
     def name(self) -> str:
@@ -240,11 +244,6 @@ class ValidateReadingForm(FormValidationAction):
         if tracker.get_slot("reading_check"):
             return domain_slots
         return [slot for slot in domain_slots if slot != "reading_confirmed"]
-
-    @when_register_fails
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain) -> Events:
-        events: Events = await super().run(dispatcher, tracker, domain)
-        return events
 
     async def validate_meter_id(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
@@ -305,14 +304,9 @@ class ValidateReadingForm(FormValidationAction):
         return {"reading_confirmed": None, "reading_value": None, "reading_check": None}
 
 
-class ValidateRemovalForm(FormValidationAction):
+class ValidateRemovalForm(RegisterBackedValidation):
     def name(self) -> str:
         return "validate_removal_form"
-
-    @when_register_fails
-    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain) -> Events:
-        events: Events = await super().run(dispatcher, tracker, domain)
-        return events
 
     async def validate_meter_to_remove(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
