@@ -41,10 +41,24 @@ def parse_account_number(text: str) -> str:
         compact = compact[label.end() :]
     compact = _SEPARATORS.sub("", compact)
     if not compact or not compact.isascii() or not compact.isdigit():
+        # "мій рахунок 12345", "12345 (Шевченка, 12)": one five-digit number among words.
+        five = [group for group in _digit_groups(text) if len(group) == ACCOUNT_DIGITS]
+        if len(five) == 1:
+            return five[0]
         raise AccountRefused("not_digits")
     if len(compact) != ACCOUNT_DIGITS:
         raise AccountRefused("length", len(compact))
     return compact
+
+
+_DIGIT_GROUP = re.compile(
+    r"(?<![0-9A-Za-z\u0400-\u04ff])[0-9]+(?:[ \u00a0-][0-9]+)*(?![0-9A-Za-z\u0400-\u04ff])"
+)
+
+
+def _digit_groups(text: str) -> list[str]:
+    """Standalone runs of ASCII digits ("12 345" is one run), not glued to letters."""
+    return [_SEPARATORS.sub("", group) for group in _DIGIT_GROUP.findall(text)]
 
 
 def mask_address(address: str) -> str:

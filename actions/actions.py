@@ -35,7 +35,7 @@ from actions.conversation import (
     text,
     when_register_fails,
 )
-from actions.forms import retry_minutes
+from actions.forms import choose_meter, retry_minutes
 from actions.meter import is_registered, register_meter, registration_blocked_until, unregister_meter
 from actions.models import Meter
 from actions.reading import (
@@ -45,6 +45,7 @@ from actions.reading import (
     period_title,
     recent_readings,
     register_limit,
+    single_number,
     submit_reading,
 )
 from actions.subscriber import Identity, get_or_create_subscriber, set_subscribed
@@ -196,9 +197,17 @@ class ActionStartReading(Action):
         closed = SETTINGS.reading_window_policy == "refuse" and not in_reading_window(now())
         if not cards:
             return [*events, SlotSet("meters_registered", False), SlotSet("reading_window_closed", None)]
-        chosen = _preselected(cards, tracker)
+        typed = str(tracker.latest_message.get("text") or "")
+        # "гаряча вода 245,6" names the meter by its kind when that is unambiguous.
+        chosen = _preselected(cards, tracker) or (
+            None if typed.startswith("/") else choose_meter(cards, typed, None)
+        )
         if chosen is not None:
             events.append(SlotSet("meter_id", str(chosen.id)))
+            value = None if typed.startswith("/") else single_number(typed)
+            if value is not None and any(mark in value for mark in ".,"):
+                # "хочу передати показання 123,45": the form checks this value before asking.
+                events.append(SlotSet("reading_value", value))
         return [*events, SlotSet("meters_registered", True), SlotSet("reading_window_closed", closed)]
 
 

@@ -172,7 +172,7 @@ def _check_row(
     value = None
     if reading_text:
         try:
-            value = parse_reading(reading_text)
+            value = parse_reading(reading_text, among_words=False)
         except ReadingRefused as refusal:
             return RowError(line, f"{_READING_REASONS[refusal.reason]}: {reading_text!r}")
         if not is_period(period):

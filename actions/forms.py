@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import math
 from dataclasses import dataclass
@@ -30,8 +31,8 @@ from actions.conversation import (
     when_register_fails,
 )
 from actions.meter import (
-    METER_NUMBER,
     find_meter,
+    meter_number_candidates,
     normalise_meter_number,
     record_registration_failure,
     registration_blocked_until,
@@ -74,16 +75,21 @@ def _check_account(session: Session, who: Identity, account_number: str, moment:
 
 
 def _check_pair(
-    session: Session, who: Identity, account_number: str, meter_number: str, moment: dt.datetime
+    session: Session, who: Identity, account_number: str, candidates: list[str], moment: dt.datetime
 ) -> Attempt:
-    meter = find_meter(session, account_number, meter_number)
-    if meter is not None:
-        return Attempt(meter=MeterCard.of(meter), account_known=True)
+    for meter_number in candidates:
+        meter = find_meter(session, account_number, meter_number)
+        if meter is not None:
+            return Attempt(meter=MeterCard.of(meter), account_known=True)
     return Attempt(account_known=True, blocked_until=_record_failure(session, who, moment))
 
 
 class RegisterBackedValidation(FormValidationAction):
     """Form validation that ends the form with an apology when the register is unreachable."""
+
+    @abc.abstractmethod
+    def name(self) -> str:
+        """Abstract, so rasa-sdk registers only the concrete forms' validations."""
 
     @when_register_fails
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain) -> Events:
@@ -155,14 +161,15 @@ class ValidateRegistrationForm(RegisterBackedValidation):
     ) -> Slots:
         if slot_value is None:  # reset by an action, not typed
             return {"meter_number": None}
-        meter_number = normalise_meter_number(str(slot_value))
+        candidates = meter_number_candidates(str(slot_value))
         account_number = tracker.get_slot("account_number")
-        if METER_NUMBER.fullmatch(meter_number) is None or not account_number:
+        if not candidates or not account_number:
             say(dispatcher, domain, "utter_meter_number_invalid")
             return {"meter_number": None}
-        attempt = await in_register(_check_pair, identity(tracker), account_number, meter_number, now())
+        meter_number = candidates[0]
+        attempt = await in_register(_check_pair, identity(tracker), account_number, candidates, now())
         if attempt.meter is not None:
-            return {"meter_number": meter_number, "registered_meter_id": str(attempt.meter.id)}
+            return {"meter_number": attempt.meter.number, "registered_meter_id": str(attempt.meter.id)}
         failed = self._failed(
             dispatcher,
             tracker,

@@ -92,6 +92,18 @@ def normalise_meter_number(text: str) -> str:
     return "".join(_METER_LABEL.sub("", text.strip(), count=1).split())
 
 
+def meter_number_candidates(text: str) -> list[str]:
+    """What a typed meter number may be: the text without labels, then each standalone number in it.
+
+    "номер лічильника 222222" and "222222 гаряча вода" both find meter 222222.
+    """
+    candidates = [normalise_meter_number(text)]
+    for group in re.findall(r"(?<![0-9A-Za-z\u0400-\u04ff])[0-9]{4,32}(?![0-9A-Za-z\u0400-\u04ff])", text):
+        if group not in candidates:
+            candidates.append(group)
+    return [c for c in candidates if METER_NUMBER.fullmatch(c)]
+
+
 def record_registration_failure(session: Session, subscriber_id: int, at: dt.datetime | None = None) -> None:
     session.add(RegistrationFailure(subscriber_id=subscriber_id, failed_at=at or utcnow()))
     session.flush()

@@ -37,15 +37,26 @@ class ReadingRefused(ValueError):
         self.reason = reason
 
 
-def parse_reading(text: str, register_digits: int = DEFAULT_REGISTER_DIGITS) -> Decimal:
+def parse_reading(
+    text: str, register_digits: int = DEFAULT_REGISTER_DIGITS, *, among_words: bool = True
+) -> Decimal:
     """A typed reading as an exact decimal with two places: "123,45", " 123.45 ", "123" -> 123.00, ",5" -> 0.50.
 
     Raises ReadingRefused with reason ``empty``, ``not_a_number``, ``negative``,
     ``too_many_decimals`` or ``too_many_digits`` (more integer digits than the register has).
+    With ``among_words`` a single number in a short text counts ("показання 123,45 м³");
+    files from billing are read without it.
     """
     compact = _SPACES.sub("", text)
     if not compact:
         raise ReadingRefused("empty", text)
+    if (
+        among_words
+        and _NUMBER.fullmatch(compact.lstrip("+-\u2212")) is None
+        and (only := single_number(text))
+    ):
+        # "показання 123,45", "123.45 м³": the one number among words is the reading.
+        compact = _SPACES.sub("", only)
     if compact[0] in "-\u2212" and _digits(_NUMBER.fullmatch(compact[1:])):
         raise ReadingRefused("negative", text)
     match = _NUMBER.fullmatch(compact.removeprefix("+"))
@@ -57,6 +68,22 @@ def parse_reading(text: str, register_digits: int = DEFAULT_REGISTER_DIGITS) -> 
     if len(whole.lstrip("0")) > register_digits:
         raise ReadingRefused("too_many_digits", text)
     return Decimal(f"{whole or '0'}.{fraction or '0'}").quantize(CENT)
+
+
+# A number as people type it among words: optional sign, digits, optional decimal part.
+_NUMBER_IN_TEXT = re.compile(r"(?<![0-9.,])[-\u2212+]?[0-9]+(?:[.,][0-9]+)?(?![0-9]|[.,][0-9])")
+_HAS_LETTER_NUMBER_MIX = re.compile(r"[0-9][^\W\d_]|[^\W\d_][0-9]")
+
+
+def single_number(text: str) -> str | None:
+    """The one number in a short text of words and a number, or None if there is not exactly one.
+
+    Letters glued to digits ("12з.45", "1e3", "0x1F") never count: that is a typo, not a reading.
+    """
+    if _HAS_LETTER_NUMBER_MIX.search(text):
+        return None
+    numbers = _NUMBER_IN_TEXT.findall(text)
+    return numbers[0] if len(numbers) == 1 else None
 
 
 def _digits(match: re.Match[str] | None) -> bool:

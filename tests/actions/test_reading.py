@@ -774,3 +774,33 @@ async def test_submit_outside_the_window_reminds(own: dict[str, str], clock: Clo
         uttered("utter_reading_window_reminder"),
         uttered("utter_menu"),
     ]
+
+
+async def test_a_reading_in_the_request_itself_is_taken_for_the_only_meter(
+    demo: dict[str, str], register: Register
+) -> None:
+    register.subscribe("222222")
+
+    result = await run(
+        ActionStartReading(), tracker(text="хочу передати показання 130,45", intent="submit_reading")
+    )
+
+    assert result.events == [
+        *READING_RESET,
+        slot("meter_id", demo["222222"]),
+        slot("reading_value", "130,45"),
+        slot("meters_registered", True),
+        slot("reading_window_closed", False),
+    ]
+
+
+@pytest.mark.parametrize("typed", ["передати показання за 10 місяць", "/submit_reading", "показання 1 і 2"])
+async def test_no_value_is_guessed_from_other_numbers(
+    typed: str, demo: dict[str, str], register: Register
+) -> None:
+    register.subscribe("222222")
+
+    result = await run(ActionStartReading(), tracker(text=typed, intent="submit_reading"))
+
+    assert slot("reading_value", "10") not in result.events
+    assert not [e for e in result.events if e["name"] == "reading_value" and e["value"] is not None]

@@ -160,7 +160,7 @@ async def test_matching_pair_sets_the_meter(demo: dict[str, str], register: Regi
     assert register.registered("222222") == []  # only action_register_meter registers
 
 
-@pytest.mark.parametrize("typed", ["12#34", "222222!", "лічильник", "<b>1</b>", "x" * 33, "12_34"])
+@pytest.mark.parametrize("typed", ["12#34", "222!", "лічильник", "<b>1</b>", "x" * 33, "12_34"])
 async def test_meter_number_with_invalid_characters(
     demo: dict[str, str], register: Register, typed: str
 ) -> None:

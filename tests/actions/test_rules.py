@@ -9,7 +9,7 @@ import pytest
 from actions.account import AccountRefused, mask_address, parse_account_number
 from actions.conversation import MeterCard
 from actions.forms import choose_meter, retry_minutes
-from actions.meter import meter_title, normalise_meter_number
+from actions.meter import meter_number_candidates, meter_title, normalise_meter_number
 from actions.models import Account, Meter, MeterKind
 from actions.reading import in_reading_window, period_title
 
@@ -57,7 +57,6 @@ def test_parse_account_number(typed: str) -> None:
         ("１２３４５", "not_digits", 0),  # full-width
         ("١٢٣٤٥", "not_digits", 0),  # Arabic-Indic
         ("12.345", "not_digits", 0),
-        ("+12345", "not_digits", 0),
         ("1234", "length", 4),
         ("123456", "length", 6),
         ("№ 1234", "length", 4),
@@ -224,3 +223,30 @@ def test_the_test_clock_moments() -> None:
 
     assert in_reading_window(IN_WINDOW)
     assert not in_reading_window(OUT_OF_WINDOW)
+
+
+@pytest.mark.parametrize(
+    ("typed", "number"),
+    [
+        ("+12345", "12345"),
+        ("мій рахунок 12345", "12345"),
+        ("12345 (Шевченка, 12)", "12345"),
+        ("особовий рахунок: 12 345, лічильник 222222", "12345"),
+    ],
+)
+def test_an_account_number_among_words(typed: str, number: str) -> None:
+    assert parse_account_number(typed) == number
+
+
+@pytest.mark.parametrize(
+    ("typed", "candidates"),
+    [
+        ("номер лічильника 222222", ["лічильника222222", "222222"]),
+        ("222222 гаряча вода", ["222222гарячавода", "222222"]),
+        ("№ 222 222", ["222222"]),
+        ("N5001", ["N5001"]),
+        ("12#34", []),
+    ],
+)
+def test_meter_number_candidates(typed: str, candidates: list[str]) -> None:
+    assert meter_number_candidates(typed) == candidates

@@ -130,3 +130,12 @@ def test_registration_refusals_and_cancel(servers: Servers) -> None:
     assert texts(servers.say(sender, "Передати показання"))[0].startswith(
         "У Вас ще немає зареєстрованих лічильників."
     )
+
+
+def test_what_real_subscribers_type_in_one_go(servers: Servers) -> None:
+    sender = f"oneshot-{uuid.uuid4().hex[:8]}"
+    servers.say(sender, "Додати лічильник")
+    servers.say(sender, "мій особовий рахунок 23456")
+    assert "Тепер Ви зареєстровані!" in texts(servers.say(sender, "номер лічильника 333333"))
+    answer = texts(servers.say(sender, "Доброго дня, хочу передати показання гарячої води 45,2 куб"))
+    assert answer[0] == "Прийнято 45.20 до обробки. Дякуємо", answer

@@ -260,3 +260,40 @@ def kyiv(*args: int) -> dt.datetime:
 )
 def test_in_reading_window(moment: dt.datetime, inside: bool) -> None:
     assert in_reading_window(moment) is inside
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("показання 123,45", "123.45"),
+        ("123.45 м³", "123.45"),
+        ("123,45 куб.м", "123.45"),
+        ("гаряча вода: 123.45", "123.45"),
+        ("123.45.", "123.45"),
+    ],
+)
+def test_a_reading_among_words(text: str, expected: str) -> None:
+    assert str(parse_reading(text)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("ось 1 і 2", "not_a_number"),
+        ("123.45.67", "not_a_number"),
+        ("12з.45", "not_a_number"),
+        ("показання за жовтень", "not_a_number"),
+        ("-5 кубів", "negative"),
+        ("показання 123.456", "too_many_decimals"),
+    ],
+)
+def test_words_do_not_hide_a_bad_reading(text: str, reason: str) -> None:
+    with pytest.raises(ReadingRefused) as refused:
+        parse_reading(text)
+    assert refused.value.reason == reason
+
+
+def test_billing_files_get_no_leniency() -> None:
+    with pytest.raises(ReadingRefused) as refused:
+        parse_reading("123.45 м³", among_words=False)
+    assert refused.value.reason == "not_a_number"
