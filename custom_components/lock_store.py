@@ -12,12 +12,14 @@ endpoints: ``lock_store: {type: custom_components.lock_store.AtomicRedisLockStor
 
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from rasa.core.lock import TicketLock
 from rasa.core.lock_store import LOCK_LIFETIME, LockError, RedisLockStore
+from rasa.utils.endpoints import EndpointConfig
 from redis.exceptions import WatchError
 
 T = TypeVar("T")
@@ -26,6 +28,13 @@ ABANDONED_AFTER_SECONDS = 3600
 
 
 class AtomicRedisLockStore(RedisLockStore):
+    def __init__(self, endpoint_config: EndpointConfig | None = None, **settings: Any) -> None:
+        """Rasa builds custom lock stores from the endpoint config: url is the Redis host."""
+        if endpoint_config is not None:
+            settings = {"host": endpoint_config.url or "localhost", **endpoint_config.kwargs}
+        accepted = inspect.signature(RedisLockStore.__init__).parameters
+        super().__init__(**{key: value for key, value in settings.items() if key in accepted})
+
     def _change(self, conversation_id: str, change: Callable[[TicketLock], T]) -> T:
         """Apply ``change`` to the conversation's lock (created if missing) as one atomic step."""
         key = self.key_prefix + conversation_id
