@@ -1,0 +1,536 @@
+"""Whole conversations through the Viber webhook, as Viber sends them, against real servers.
+
+For each Rasa configuration (ours, `config.yml`, and Rasa's stock `rasa init` one trained on the
+same data) it times `rasa train` (from scratch, and after a change to responses only), the time
+from `rasa run` to the first answered message, then offers load at several rates: simulated
+subscribers register a meter and send one or two readings through signed Viber callbacks, with
+a local fake Viber API taking the replies. It reports per-turn latency (webhook in -> replies out)
+p50/p90/p99, turns per second, errors, both servers' peak RSS, checks the register afterwards
+(every acknowledged reading stored exactly once), and writes bench/results/conversations.{json,md,png}.
+
+    .venv/bin/python bench/conversations.py                      # both configs, default rates
+    .venv/bin/python bench/conversations.py --configs lean --rates 5,10 --duration 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from sqlalchemy import create_engine, func, make_url, select, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from actions.models import Reading, ReadingStatus, Subscriber  # noqa: E402
+from actions.reading import period_of, previous_period, utcnow  # noqa: E402
+from custom_channels import viber_api  # noqa: E402
+from tests.channels.fake_viber import start_fake_viber  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+TOKEN = "bench-viber-token"
+ADMIN_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+STOCK_CONFIG = """\
+recipe: default.v1
+language: uk
+assistant_id: stock
+pipeline:
+  - name: WhitespaceTokenizer
+  - name: RegexFeaturizer
+  - name: LexicalSyntacticFeaturizer
+  - name: CountVectorsFeaturizer
+  - name: CountVectorsFeaturizer
+    analyzer: char_wb
+    min_ngram: 1
+    max_ngram: 4
+  - name: DIETClassifier
+    epochs: 100
+    constrain_similarities: true
+  - name: EntitySynonymMapper
+  - name: ResponseSelector
+    epochs: 100
+    constrain_similarities: true
+  - name: FallbackClassifier
+    threshold: 0.3
+    ambiguity_threshold: 0.1
+policies:
+  - name: MemoizationPolicy
+  - name: RulePolicy
+  - name: UnexpecTEDIntentPolicy
+    max_history: 5
+    epochs: 100
+  - name: TEDPolicy
+    max_history: 5
+    epochs: 100
+    constrain_similarities: true
+"""
+SERVER_ENV = {
+    "RASA_TELEMETRY_ENABLED": "false",
+    "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+}
+
+
+def say(text_: str) -> None:
+    print(text_, flush=True)
+
+
+# --- the register and the project copy each configuration trains in -----------------------
+
+
+@contextmanager
+def register(subscribers: int) -> Iterator[str]:
+    """A fresh PostgreSQL schema with one account and hot-water meter per simulated subscriber."""
+    schema = f"bench_{secrets.token_hex(4)}"
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    url = make_url(ADMIN_URL).update_query_dict({"options": f"-csearch_path={schema}"})
+    url_text = url.render_as_string(hide_password=False)
+    try:
+        env = os.environ | {"DATABASE_URL": url_text}
+        subprocess.run(
+            [str(ROOT / ".venv/bin/otke"), "db", "upgrade"], env=env, check=True, capture_output=True
+        )
+        period = previous_period(period_of(utcnow()))
+        rows = ["account_number,address,meter_number,meter_kind,last_reading,last_period"]
+        rows += [f"{10000 + i},адреса {i},{500000 + i},hot_water,100.00,{period}" for i in range(subscribers)]
+        subprocess.run(
+            [str(ROOT / ".venv/bin/otke"), "import-accounts", "-"],
+            input="\n".join(rows) + "\n",
+            text=True,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        yield url_text
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def project_copy(work: Path, config: str | None) -> Path:
+    """The Rasa project (data, domain, NLU components) in a folder of its own, with this config."""
+    target = work / "project"
+    target.mkdir()
+    for name in ("domain.yml", "config.yml"):
+        shutil.copy(ROOT / name, target / name)
+    for name in ("data", "custom_components", "custom_channels"):
+        shutil.copytree(ROOT / name, target / name)
+    if config is not None:
+        (target / "config.yml").write_text(config, encoding="utf-8")
+    return target
+
+
+def train(project: Path, name: str) -> float:
+    start = time.monotonic()
+    subprocess.run(
+        [str(ROOT / ".venv-rasa/bin/rasa"), "train", "--out", "models", "--fixed-model-name", name],
+        cwd=project,
+        env=os.environ | SERVER_ENV,
+        check=True,
+        capture_output=True,
+    )
+    return time.monotonic() - start
+
+
+def change_a_response(project: Path) -> None:
+    domain = project / "domain.yml"
+    domain.write_text(
+        domain.read_text(encoding="utf-8").replace("Дякуємо", "Щиро дякуємо", 1), encoding="utf-8"
+    )
+
+
+# --- servers ------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM of a process and its children (Sanic may fork), in MB."""
+    total = 0
+    for candidate in [pid, *children(pid)]:
+        try:
+            for line in Path(f"/proc/{candidate}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return total / 1024
+
+
+def children(pid: int) -> list[int]:
+    try:
+        found = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
+    return [int(child) for child in found]
+
+
+@dataclass
+class Servers:
+    rasa: subprocess.Popen[bytes]
+    actions: subprocess.Popen[bytes]
+    url: str
+    first_answer_seconds: float
+
+
+def start_servers(project: Path, model: str, database_url: str, api_url: str) -> Servers:
+    action_port, rasa_port = free_port(), free_port()
+    endpoints = project / "endpoints.bench.yml"
+    endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
+    credentials = project / "credentials.bench.yml"
+    credentials.write_text(f'custom_channels.viber.ViberInput:\n  auth_token: "{TOKEN}"\n')
+    env = os.environ | SERVER_ENV | {"DATABASE_URL": database_url, "VIBER_API_URL": api_url}
+    logs = RESULTS / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    actions = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/python"),
+            "-m",
+            "rasa_sdk",
+            "--actions",
+            "actions",
+            "--port",
+            str(action_port),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=(logs / "actions.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    started = time.monotonic()
+    rasa = subprocess.Popen(
+        [
+            str(ROOT / ".venv-rasa/bin/rasa"),
+            "run",
+            "--model",
+            f"models/{model}.tar.gz",
+            "--port",
+            str(rasa_port),
+            "--endpoints",
+            str(endpoints),
+            "--credentials",
+            str(credentials),
+        ],
+        cwd=project,
+        env=env,
+        stdout=(logs / f"rasa-{model}.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{rasa_port}"
+    probe_user = {"id": "bench-probe", "name": "probe", "language": "uk"}
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if rasa.poll() is not None:
+            raise SystemExit(f"the Rasa server stopped; see {logs}/rasa-{model}.log")
+        try:
+            answer = post(url, callback(probe_user, "Привіт"))
+            if answer.status_code == 200:
+                return Servers(rasa, actions, url, time.monotonic() - started)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the Rasa server did not answer in 600 s")
+
+
+def stop(servers: Servers) -> None:
+    for process in (servers.rasa, servers.actions):
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+# --- Viber callbacks ---------------------------------------------------------------------------
+
+_tokens = iter(range(10**15, 10**16))
+
+
+def callback(user: dict[str, Any], words: str) -> bytes:
+    body = {
+        "event": "message",
+        "timestamp": int(time.time() * 1000),
+        "message_token": next(_tokens),
+        "sender": user,
+        "message": {"type": "text", "text": words},
+    }
+    return json.dumps(body, ensure_ascii=False).encode()
+
+
+def post(url: str, raw: bytes) -> httpx.Response:
+    return httpx.post(
+        f"{url}/webhooks/viber/webhook",
+        content=raw,
+        headers={"X-Viber-Content-Signature": viber_api.signature(raw, TOKEN)},
+        timeout=60,
+    )
+
+
+@dataclass
+class Load:
+    rate: float
+    duration: float
+    turns: int = 0
+    errors: int = 0
+    latencies_ms: list[float] = field(default_factory=list)
+    acknowledged: int = 0
+    elapsed: float = 0.0
+
+
+def conversation(index: int, readings: int) -> list[str]:
+    value = 100 + random.randint(1, 900) / 100
+    turns = ["Привіт", "Додати лічильник", str(10000 + index), str(500000 + index)]
+    for _ in range(readings):
+        value += random.randint(10, 400) / 100
+        turns += ["Передати показання", f"{value:.2f}"]
+    return turns
+
+
+async def offer(url: str, fake: Any, rate: float, duration: float, first: int, subscribers: int) -> Load:
+    """Open-loop load: new conversations start at rate/turns-per-conversation; each is sequential."""
+    load = Load(rate, duration)
+    per_conversation = 8  # on average: 4 to register, 2 or 4 for the readings
+    gap = per_conversation / rate
+    tasks = []
+    started = time.monotonic()
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=1000)) as client:
+
+        async def run(index: int) -> None:
+            user = {"id": f"bench-{index}-{secrets.token_hex(4)}", "name": "Абонент", "language": "uk"}
+            for words in conversation(index, 1 + index % 2):
+                raw = callback(user, words)
+                sent = time.monotonic()
+                try:
+                    answer = await client.post(
+                        f"{url}/webhooks/viber/webhook",
+                        content=raw,
+                        headers={"X-Viber-Content-Signature": viber_api.signature(raw, TOKEN)},
+                    )
+                    ok = answer.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                load.latencies_ms.append((time.monotonic() - sent) * 1000)
+                load.turns += 1
+                load.errors += not ok
+
+        index = first
+        while time.monotonic() - started < duration and index < subscribers:
+            tasks.append(asyncio.create_task(run(index)))
+            index += 1
+            done = sum(task.done() for task in tasks)
+            print(
+                f"\r  {rate:>5.1f} turns/s offered: {load.turns} turns, {done}/{len(tasks)} conversations",
+                end="",
+            )
+            await asyncio.sleep(gap)
+        await asyncio.gather(*tasks)
+    load.elapsed = time.monotonic() - started
+    print()
+    return load
+
+
+def percentile(values: list[float], share: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def check_register(database_url: str, fake: Any) -> dict[str, int]:
+    acknowledged = sum(
+        1
+        for call in fake.calls
+        if call.endpoint == "send_message" and str(call.body.get("text", "")).startswith("Прийнято ")
+    )
+    engine = create_engine(database_url)
+    with engine.connect() as connection:
+        accepted = connection.scalar(
+            select(func.count())
+            .select_from(Reading)
+            .join(Subscriber, Subscriber.id == Reading.subscriber_id)
+            .where(Reading.channel == "viber", Reading.status == ReadingStatus.ACCEPTED)
+        )
+        all_rows = connection.scalar(
+            select(func.count()).select_from(Reading).where(Reading.channel == "viber")
+        )
+        doubled = connection.scalar(
+            text(
+                "SELECT count(*) FROM (SELECT meter_id, period FROM readings WHERE status = 'accepted' "
+                "GROUP BY meter_id, period HAVING count(*) > 1) AS d"
+            )
+        )
+    engine.dispose()
+    return {
+        "acknowledged": acknowledged,
+        "stored_accepted": int(accepted or 0),
+        "stored_all": int(all_rows or 0),
+        "doubled": int(doubled or 0),
+    }
+
+
+# --- one configuration -----------------------------------------------------------------------------
+
+
+def bench_config(name: str, config: str | None, args: argparse.Namespace) -> dict[str, Any]:
+    say(f"== {name}")
+    with tempfile.TemporaryDirectory(prefix=f"otke-bench-{name}-") as work:
+        project = project_copy(Path(work), config)
+        train_seconds = train(project, name)
+        say(f"  rasa train from scratch: {train_seconds:.1f} s")
+        change_a_response(project)
+        retrain_seconds = train(project, f"{name}-responses")
+        say(f"  rasa train after a change to responses only: {retrain_seconds:.1f} s")
+        with register(args.subscribers) as database_url:
+            fake = start_fake_viber()
+            servers = start_servers(project, name, database_url, fake.url)
+            say(f"  rasa run to first answered message: {servers.first_answer_seconds:.1f} s")
+            loads = []
+            first = 0
+            try:
+                for rate in args.rates:
+                    load = asyncio.run(offer(servers.url, fake, rate, args.duration, first, args.subscribers))
+                    first += int(rate * args.duration / 8) + 50
+                    loads.append(load)
+                rss = {
+                    "rasa_mb": peak_rss_mb(servers.rasa.pid),
+                    "actions_mb": peak_rss_mb(servers.actions.pid),
+                }
+            finally:
+                stop(servers)
+            register_check = check_register(database_url, fake)
+            fake.stop()
+    rows = [
+        {
+            "offered_turns_per_s": load.rate,
+            "turns": load.turns,
+            "achieved_turns_per_s": load.turns / load.elapsed if load.elapsed else 0,
+            "errors": load.errors,
+            "p50_ms": percentile(load.latencies_ms, 0.50),
+            "p90_ms": percentile(load.latencies_ms, 0.90),
+            "p99_ms": percentile(load.latencies_ms, 0.99),
+            "mean_ms": statistics.fmean(load.latencies_ms) if load.latencies_ms else float("nan"),
+        }
+        for load in loads
+    ]
+    within = [row["achieved_turns_per_s"] for row in rows if row["p99_ms"] <= 500 and row["errors"] == 0]
+    return {
+        "config": name,
+        "train_s": train_seconds,
+        "retrain_after_responses_s": retrain_seconds,
+        "first_answer_s": servers.first_answer_seconds,
+        "peak_rss": rss,
+        "loads": rows,
+        "saturation_turns_per_s_at_p99_500ms": max(within) if within else 0,
+        "register": register_check,
+    }
+
+
+def markdown(results: list[dict[str, Any]]) -> str:
+    lines = [
+        "# Conversations through the Viber webhook",
+        "",
+        "| config | offered turns/s | achieved | p50 ms | p90 ms | p99 ms | errors |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for result in results:
+        for row in result["loads"]:
+            lines.append(
+                f"| {result['config']} | {row['offered_turns_per_s']:.0f} | {row['achieved_turns_per_s']:.1f} | "
+                f"{row['p50_ms']:.1f} | {row['p90_ms']:.1f} | {row['p99_ms']:.1f} | {row['errors']} |"
+            )
+    lines += [
+        "",
+        "| config | rasa train | after responses change | run to first answer | Rasa RSS | actions RSS | saturation (p99 <= 500 ms) | acknowledged / stored / doubled |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        reg = r["register"]
+        lines.append(
+            f"| {r['config']} | {r['train_s']:.1f} s | {r['retrain_after_responses_s']:.1f} s | "
+            f"{r['first_answer_s']:.1f} s | {r['peak_rss']['rasa_mb']:.0f} MB | {r['peak_rss']['actions_mb']:.0f} MB | "
+            f"{r['saturation_turns_per_s_at_p99_500ms']:.1f} turns/s | "
+            f"{reg['acknowledged']} / {reg['stored_accepted']} / {reg['doubled']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+PLOT = """
+import json, sys
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+results = json.load(open(sys.argv[1]))
+fig, ax = plt.subplots(figsize=(8, 5))
+for r in results:
+    rates = [row["offered_turns_per_s"] for row in r["loads"]]
+    for key, style in (("p50_ms", "-"), ("p99_ms", "--")):
+        ax.plot(rates, [row[key] for row in r["loads"]], style, marker="o", label=f"{r['config']} {key[:-3]}")
+ax.set_xlabel("offered load, turns/s")
+ax.set_ylabel("latency per turn, ms (webhook in -> replies out)")
+ax.set_yscale("log")
+ax.grid(True, which="both", alpha=0.3)
+ax.legend()
+fig.tight_layout()
+fig.savefig(sys.argv[2], dpi=120)
+"""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--configs", default="lean,stock", help="lean (config.yml), stock (rasa init), or both"
+    )
+    parser.add_argument("--rates", default="5,10,20,40", help="offered turns per second, comma-separated")
+    parser.add_argument("--duration", type=float, default=20, help="seconds of new conversations per rate")
+    parser.add_argument("--subscribers", type=int, default=5000, help="accounts in the bench register")
+    args = parser.parse_args()
+    args.rates = [float(rate) for rate in args.rates.split(",")]
+    configs = {"lean": None, "stock": STOCK_CONFIG}
+    results = [bench_config(name, configs[name], args) for name in args.configs.split(",")]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / "conversations.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    (RESULTS / "conversations.md").write_text(markdown(results), encoding="utf-8")
+    subprocess.run(
+        [
+            str(ROOT / ".venv-rasa/bin/python"),
+            "-c",
+            PLOT,
+            str(RESULTS / "conversations.json"),
+            str(RESULTS / "conversations.png"),
+        ],
+        check=True,
+        env=os.environ | SERVER_ENV,
+    )
+    say(markdown(results))
+    say(f"written: {RESULTS}/conversations.json, .md, .png")
+
+
+if __name__ == "__main__":
+    main()
