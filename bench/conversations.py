@@ -465,7 +465,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
             )
     lines += [
         "",
-        "| config | rasa train | after responses change | run to first answer | Rasa RSS | actions RSS | saturation (p99 <= 500 ms) | acknowledged / stored / doubled |",
+        "| config | rasa train | after responses change | run to first answer | Rasa RSS | actions RSS | saturation (p99 <= 500 ms) | readings acknowledged / stored / doubled |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
@@ -474,7 +474,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
             f"| {r['config']} | {r['train_s']:.1f} s | {r['retrain_after_responses_s']:.1f} s | "
             f"{r['first_answer_s']:.1f} s | {r['peak_rss']['rasa_mb']:.0f} MB | {r['peak_rss']['actions_mb']:.0f} MB | "
             f"{r['saturation_turns_per_s_at_p99_500ms']:.1f} turns/s | "
-            f"{reg['acknowledged']} / {reg['stored_accepted']} / {reg['doubled']} |"
+            f"{reg['acknowledged']} / {reg['stored_all']} / {reg['doubled']} |"
         )
     return "\n".join(lines) + "\n"
 
