@@ -56,9 +56,7 @@ def run_timed(args: list[str], url: str) -> dict[str, Any]:
     """Run `otke ARGS` with DATABASE_URL=url: wall time, exit code, last line of output."""
     env = {**os.environ, "DATABASE_URL": url}
     started = time.perf_counter()
-    process = subprocess.Popen(
-        [str(OTKE), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
-    )
+    process = subprocess.Popen([str(OTKE), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
     stdout, stderr = process.communicate()
     seconds = time.perf_counter() - started
     if process.returncode != 0:
