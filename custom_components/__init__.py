@@ -1,1 +1,3 @@
-"""NLU components Rasa 3.6 lacks, loaded from config.yml by dotted path (Rasa server only)."""
+"""Rasa server parts Rasa 3.6 lacks, loaded from config.yml and endpoints.yml by dotted path."""
+
+from custom_components import speedups  # noqa: F401 - applies itself on import
