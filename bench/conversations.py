@@ -510,26 +510,28 @@ def main() -> None:
     parser.add_argument("--rates", default="5,10,20,40", help="offered turns per second, comma-separated")
     parser.add_argument("--duration", type=float, default=20, help="seconds of new conversations per rate")
     parser.add_argument("--subscribers", type=int, default=5000, help="accounts in the bench register")
+    parser.add_argument("--name", default="conversations", help="results file name under bench/results/")
     args = parser.parse_args()
     args.rates = [float(rate) for rate in args.rates.split(",")]
     configs = {"lean": None, "stock": STOCK_CONFIG}
     results = [bench_config(name, configs[name], args) for name in args.configs.split(",")]
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "conversations.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-    (RESULTS / "conversations.md").write_text(markdown(results), encoding="utf-8")
+    out = RESULTS / args.name
+    out.with_suffix(".json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    out.with_suffix(".md").write_text(markdown(results), encoding="utf-8")
     subprocess.run(
         [
             str(ROOT / ".venv-rasa/bin/python"),
             "-c",
             PLOT,
-            str(RESULTS / "conversations.json"),
-            str(RESULTS / "conversations.png"),
+            str(out.with_suffix(".json")),
+            str(out.with_suffix(".png")),
         ],
         check=True,
         env=os.environ | SERVER_ENV,
     )
     say(markdown(results))
-    say(f"written: {RESULTS}/conversations.json, .md, .png")
+    say(f"written: {out}.json, .md, .png")
 
 
 if __name__ == "__main__":
