@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -192,10 +193,57 @@ def children(pid: int) -> list[int]:
 
 @dataclass
 class Servers:
-    rasa: subprocess.Popen[bytes]
-    actions: subprocess.Popen[bytes]
+    rasa: list[subprocess.Popen[bytes]]
+    actions: list[subprocess.Popen[bytes]]
+    others: list[subprocess.Popen[bytes]]
     url: str
     first_answer_seconds: float
+
+
+def _spawn(command: list[str], cwd: Path, env: dict[str, str], log: str) -> subprocess.Popen[bytes]:
+    logs = RESULTS / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    return subprocess.Popen(
+        command, cwd=cwd, env=env, stdout=(logs / log).open("wb"), stderr=subprocess.STDOUT
+    )
+
+
+def _actions(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    command = [str(ROOT / ".venv/bin/python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
+    return _spawn(command, ROOT, env, f"actions-{port}.log")
+
+
+def _rasa(
+    project: Path, model: str, port: int, endpoints: Path, credentials: Path, env: dict[str, str]
+) -> subprocess.Popen[bytes]:
+    command = [
+        str(ROOT / ".venv-rasa/bin/rasa"),
+        "run",
+        "--model",
+        f"models/{model}.tar.gz",
+        "--port",
+        str(port),
+        "--endpoints",
+        str(endpoints),
+        "--credentials",
+        str(credentials),
+    ]
+    return _spawn(command, project, env, f"rasa-{model}-{port}.log")
+
+
+def _first_answer(url: str, rasa: list[subprocess.Popen[bytes]], started: float) -> float:
+    probe_user = {"id": f"bench-probe-{secrets.token_hex(3)}", "name": "probe", "language": "uk"}
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        if any(process.poll() is not None for process in rasa):
+            raise SystemExit(f"a Rasa server stopped; see {RESULTS / 'logs'}")
+        try:
+            if post(url, callback(probe_user, "Привіт")).status_code == 200:
+                return time.monotonic() - started
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit("the Rasa server did not answer in 600 s")
 
 
 def start_servers(project: Path, model: str, database_url: str, api_url: str) -> Servers:
@@ -205,60 +253,95 @@ def start_servers(project: Path, model: str, database_url: str, api_url: str) ->
     credentials = project / "credentials.bench.yml"
     credentials.write_text(f'custom_channels.viber.ViberInput:\n  auth_token: "{TOKEN}"\n')
     env = os.environ | SERVER_ENV | {"DATABASE_URL": database_url, "VIBER_API_URL": api_url}
-    logs = RESULTS / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    actions = subprocess.Popen(
-        [
-            str(ROOT / ".venv/bin/python"),
-            "-m",
-            "rasa_sdk",
-            "--actions",
-            "actions",
-            "--port",
-            str(action_port),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=(logs / "actions.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    actions = _actions(action_port, env)
     started = time.monotonic()
-    rasa = subprocess.Popen(
-        [
-            str(ROOT / ".venv-rasa/bin/rasa"),
-            "run",
-            "--model",
-            f"models/{model}.tar.gz",
-            "--port",
-            str(rasa_port),
-            "--endpoints",
-            str(endpoints),
-            "--credentials",
-            str(credentials),
-        ],
-        cwd=project,
-        env=env,
-        stdout=(logs / f"rasa-{model}.log").open("wb"),
-        stderr=subprocess.STDOUT,
-    )
+    rasa = _rasa(project, model, rasa_port, endpoints, credentials, env)
     url = f"http://127.0.0.1:{rasa_port}"
-    probe_user = {"id": "bench-probe", "name": "probe", "language": "uk"}
-    deadline = time.monotonic() + 600
-    while time.monotonic() < deadline:
-        if rasa.poll() is not None:
-            raise SystemExit(f"the Rasa server stopped; see {logs}/rasa-{model}.log")
-        try:
-            answer = post(url, callback(probe_user, "Привіт"))
-            if answer.status_code == 200:
-                return Servers(rasa, actions, url, time.monotonic() - started)
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit("the Rasa server did not answer in 600 s")
+    return Servers([rasa], [actions], [], url, _first_answer(url, [rasa], started))
+
+
+@contextmanager
+def tracker_database() -> Iterator[str]:
+    name = f"bench_trackers_{secrets.token_hex(4)}"
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield name
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def start_cluster(
+    project: Path, model: str, database_url: str, api_url: str, trackers: str, work: Path
+) -> Servers:
+    """Two Rasa instances and two action servers in the production profile, behind deploy/nginx.conf."""
+    rasa_ports, action_ports = [free_port(), free_port()], [free_port(), free_port()]
+    front, inner = free_port(), free_port()
+    admin = make_url(ADMIN_URL)
+    env = (
+        os.environ
+        | SERVER_ENV
+        | {
+            "DATABASE_URL": database_url,
+            "VIBER_API_URL": api_url,
+            "VIBER_AUTH_TOKEN": TOKEN,
+            "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{inner}/webhook",
+            "TRACKER_DB_HOST": admin.host or "127.0.0.1",
+            "TRACKER_DB_PORT": str(admin.port or 5432),
+            "TRACKER_DB_NAME": trackers,
+            "TRACKER_DB_USER": admin.username or "postgres",
+            "TRACKER_DB_PASSWORD": admin.password or "",
+            "REDIS_HOST": "127.0.0.1",
+            "REDIS_PORT": "6379",
+            "REDIS_LOCK_DB": "12",
+            "REDIS_URL": "redis://127.0.0.1:6379/12",
+        }
+    )
+    conf = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
+    for old, new in {
+        "127.0.0.1:5005": f"127.0.0.1:{rasa_ports[0]}",
+        "127.0.0.1:5006": f"127.0.0.1:{rasa_ports[1]}",
+        "127.0.0.1:5055": f"127.0.0.1:{action_ports[0]}",
+        "127.0.0.1:5056": f"127.0.0.1:{action_ports[1]}",
+        "listen 8000;": f"listen 127.0.0.1:{front};",
+        "listen 127.0.0.1:8055;": f"listen 127.0.0.1:{inner};",
+        "worker_processes auto;": f"worker_processes 1; pid {work}/nginx.pid; error_log {work}/nginx-error.log;",
+        "http {": f"http {{ access_log off; client_body_temp_path {work}/body; proxy_temp_path {work}/proxy;",
+    }.items():
+        conf = conf.replace(old, new)
+    (work / "nginx.conf").write_text(conf, encoding="utf-8")
+    nginx = _spawn(
+        ["nginx", "-p", str(work), "-c", str(work / "nginx.conf"), "-g", "daemon off;"],
+        work,
+        env,
+        "nginx.log",
+    )
+    actions = [_actions(port, env) for port in action_ports]
+    started = time.monotonic()
+    production = ROOT / "deploy"
+    rasa = [
+        _rasa(
+            project,
+            model,
+            port,
+            production / "endpoints.production.yml",
+            production / "credentials.production.yml",
+            env,
+        )
+        for port in rasa_ports
+    ]
+    url = f"http://127.0.0.1:{front}"
+    first = _first_answer(url, rasa, started)
+    for port in rasa_ports:  # both instances up, not just the first to answer
+        _first_answer(f"http://127.0.0.1:{port}", rasa, started)
+    return Servers(rasa, actions, [nginx], url, first)
 
 
 def stop(servers: Servers) -> None:
-    for process in (servers.rasa, servers.actions):
+    for process in [*servers.others, *servers.rasa, *servers.actions]:
         process.terminate()
         try:
             process.wait(30)
@@ -268,7 +351,8 @@ def stop(servers: Servers) -> None:
 
 # --- Viber callbacks ---------------------------------------------------------------------------
 
-_tokens = iter(range(10**15, 10**16))
+# Unique across runs too: the de-duplication memory in Redis outlives a run.
+_tokens = itertools.count(time.time_ns() // 1000)
 
 
 def callback(user: dict[str, Any], words: str) -> bytes:
@@ -298,7 +382,7 @@ class Load:
     turns: int = 0
     errors: int = 0
     latencies_ms: list[float] = field(default_factory=list)
-    acknowledged: int = 0
+    readings_sent: int = 0
     elapsed: float = 0.0
 
 
@@ -322,7 +406,9 @@ async def offer(url: str, fake: Any, rate: float, duration: float, first: int, s
 
         async def run(index: int) -> None:
             user = {"id": f"bench-{index}-{secrets.token_hex(4)}", "name": "Абонент", "language": "uk"}
-            for words in conversation(index, 1 + index % 2):
+            turns = conversation(index, 1 + index % 2)
+            load.readings_sent += turns.count("Передати показання")
+            for words in turns:
                 raw = callback(user, words)
                 sent = time.monotonic()
                 try:
@@ -405,9 +491,12 @@ def bench_config(name: str, config: str | None, args: argparse.Namespace) -> dic
         change_a_response(project)
         retrain_seconds = train(project, f"{name}-responses")
         say(f"  rasa train after a change to responses only: {retrain_seconds:.1f} s")
-        with register(args.subscribers) as database_url:
+        with register(args.subscribers) as database_url, tracker_database() as trackers:
             fake = start_fake_viber()
-            servers = start_servers(project, name, database_url, fake.url)
+            if args.scale_out:
+                servers = start_cluster(project, name, database_url, fake.url, trackers, Path(work))
+            else:
+                servers = start_servers(project, name, database_url, fake.url)
             say(f"  rasa run to first answered message: {servers.first_answer_seconds:.1f} s")
             loads = []
             first = 0
@@ -417,8 +506,8 @@ def bench_config(name: str, config: str | None, args: argparse.Namespace) -> dic
                     first += int(rate * args.duration / 8) + 50
                     loads.append(load)
                 rss = {
-                    "rasa_mb": peak_rss_mb(servers.rasa.pid),
-                    "actions_mb": peak_rss_mb(servers.actions.pid),
+                    "rasa_mb": sum(peak_rss_mb(process.pid) for process in servers.rasa),
+                    "actions_mb": sum(peak_rss_mb(process.pid) for process in servers.actions),
                 }
             finally:
                 stop(servers)
@@ -437,16 +526,22 @@ def bench_config(name: str, config: str | None, args: argparse.Namespace) -> dic
         }
         for load in loads
     ]
-    within = [row["achieved_turns_per_s"] for row in rows if row["p99_ms"] <= 500 and row["errors"] == 0]
+    # A rate counts only if every conversation ended with its readings acknowledged.
+    complete = register_check["acknowledged"] == sum(load.readings_sent for load in loads)
+    within = [
+        row["achieved_turns_per_s"]
+        for row in rows
+        if row["p99_ms"] <= 500 and row["errors"] == 0 and complete
+    ]
     return {
-        "config": name,
+        "config": f"{name} (2+2 behind nginx)" if args.scale_out else name,
         "train_s": train_seconds,
         "retrain_after_responses_s": retrain_seconds,
         "first_answer_s": servers.first_answer_seconds,
         "peak_rss": rss,
         "loads": rows,
         "saturation_turns_per_s_at_p99_500ms": max(within) if within else 0,
-        "register": register_check,
+        "register": register_check | {"sent": sum(load.readings_sent for load in loads)},
     }
 
 
@@ -465,7 +560,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
             )
     lines += [
         "",
-        "| config | rasa train | after responses change | run to first answer | Rasa RSS | actions RSS | saturation (p99 <= 500 ms) | readings acknowledged / stored / doubled |",
+        "| config | rasa train | after responses change | run to first answer | Rasa RSS | actions RSS | saturation (p99 <= 500 ms) | readings sent / acknowledged / stored / doubled |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
@@ -474,7 +569,7 @@ def markdown(results: list[dict[str, Any]]) -> str:
             f"| {r['config']} | {r['train_s']:.1f} s | {r['retrain_after_responses_s']:.1f} s | "
             f"{r['first_answer_s']:.1f} s | {r['peak_rss']['rasa_mb']:.0f} MB | {r['peak_rss']['actions_mb']:.0f} MB | "
             f"{r['saturation_turns_per_s_at_p99_500ms']:.1f} turns/s | "
-            f"{reg['acknowledged']} / {reg['stored_all']} / {reg['doubled']} |"
+            f"{reg['sent']} / {reg['acknowledged']} / {reg['stored_all']} / {reg['doubled']} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -511,6 +606,11 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=20, help="seconds of new conversations per rate")
     parser.add_argument("--subscribers", type=int, default=5000, help="accounts in the bench register")
     parser.add_argument("--name", default="conversations", help="results file name under bench/results/")
+    parser.add_argument(
+        "--scale-out",
+        action="store_true",
+        help="2 Rasa instances and 2 action servers in the production profile behind deploy/nginx.conf",
+    )
     args = parser.parse_args()
     args.rates = [float(rate) for rate in args.rates.split(",")]
     configs = {"lean": None, "stock": STOCK_CONFIG}
