@@ -152,6 +152,55 @@ def train(project: Path, name: str) -> float:
     return time.monotonic() - start
 
 
+def understanding(project: Path, model: str) -> dict[str, Any]:
+    """What the measured model understands: NLU test-set accuracy and the test stories."""
+    env = os.environ | SERVER_ENV
+    rasa = str(ROOT / ".venv-rasa/bin/rasa")
+    subprocess.run(
+        [
+            rasa,
+            "test",
+            "nlu",
+            "--model",
+            f"models/{model}.tar.gz",
+            "--nlu",
+            str(ROOT / "tests/nlu/test_nlu.yml"),
+            "--out",
+            "nlu-results",
+        ],
+        cwd=project,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    report = json.loads((project / "nlu-results" / "intent_report.json").read_text(encoding="utf-8"))
+    stories = subprocess.run(
+        [
+            rasa,
+            "test",
+            "core",
+            "--e2e",
+            "--model",
+            f"models/{model}.tar.gz",
+            "--stories",
+            str(ROOT / "tests/test_stories.yml"),
+            "--out",
+            "story-results",
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    failed = project / "story-results" / "failed_test_stories.yml"
+    failures = failed.read_text(encoding="utf-8").count("- story:") if failed.exists() else -1
+    return {
+        "nlu_intent_accuracy": float(report["accuracy"]),
+        "nlu_test_utterances": int(report["weighted avg"]["support"]),
+        "test_stories_failed": failures if stories.returncode == 0 or failures > 0 else "error",
+    }
+
+
 def change_a_response(project: Path) -> None:
     domain = project / "domain.yml"
     domain.write_text(
@@ -488,6 +537,10 @@ def bench_config(name: str, config: str | None, args: argparse.Namespace) -> dic
         project = project_copy(Path(work), config)
         train_seconds = train(project, name)
         say(f"  rasa train from scratch: {train_seconds:.1f} s")
+        understood = understanding(project, name)
+        say(
+            f"  NLU test set accuracy {understood['nlu_intent_accuracy']:.3f}, test stories failed: {understood['test_stories_failed']}"
+        )
         change_a_response(project)
         retrain_seconds = train(project, f"{name}-responses")
         say(f"  rasa train after a change to responses only: {retrain_seconds:.1f} s")
@@ -539,6 +592,7 @@ def bench_config(name: str, config: str | None, args: argparse.Namespace) -> dic
         "retrain_after_responses_s": retrain_seconds,
         "first_answer_s": servers.first_answer_seconds,
         "peak_rss": rss,
+        "understanding": understood,
         "loads": rows,
         "saturation_turns_per_s_at_p99_500ms": max(within) if within else 0,
         "register": register_check | {"sent": sum(load.readings_sent for load in loads)},
@@ -560,13 +614,13 @@ def markdown(results: list[dict[str, Any]]) -> str:
             )
     lines += [
         "",
-        "| config | rasa train | after responses change | run to first answer | Rasa RSS | actions RSS | saturation (p99 <= 500 ms) | readings sent / acknowledged / stored / doubled |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| config | NLU test-set accuracy | test stories failed | rasa train | after responses change | run to first answer | Rasa RSS | actions RSS | saturation (p99 <= 500 ms) | readings sent / acknowledged / stored / doubled |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         reg = r["register"]
         lines.append(
-            f"| {r['config']} | {r['train_s']:.1f} s | {r['retrain_after_responses_s']:.1f} s | "
+            f"| {r['config']} | {r['understanding']['nlu_intent_accuracy']:.3f} | {r['understanding']['test_stories_failed']} | {r['train_s']:.1f} s | {r['retrain_after_responses_s']:.1f} s | "
             f"{r['first_answer_s']:.1f} s | {r['peak_rss']['rasa_mb']:.0f} MB | {r['peak_rss']['actions_mb']:.0f} MB | "
             f"{r['saturation_turns_per_s_at_p99_500ms']:.1f} turns/s | "
             f"{reg['sent']} / {reg['acknowledged']} / {reg['stored_all']} / {reg['doubled']} |"
