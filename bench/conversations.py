@@ -43,6 +43,7 @@ from actions.models import Reading, ReadingStatus, Subscriber  # noqa: E402
 from actions.reading import period_of, previous_period, utcnow  # noqa: E402
 from custom_channels import viber_api  # noqa: E402
 from tests.channels.fake_viber import start_fake_viber  # noqa: E402
+from tests.conftest import fresh_database  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 TOKEN = "bench-viber-token"
@@ -309,20 +310,6 @@ def start_servers(project: Path, model: str, database_url: str, api_url: str) ->
     return Servers([rasa], [actions], [], url, _first_answer(url, [rasa], started))
 
 
-@contextmanager
-def tracker_database() -> Iterator[str]:
-    name = f"bench_trackers_{secrets.token_hex(4)}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield name
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def start_cluster(
     project: Path, model: str, database_url: str, api_url: str, trackers: str, work: Path
 ) -> Servers:
@@ -544,7 +531,7 @@ def bench_config(name: str, config: str | None, args: argparse.Namespace) -> dic
         change_a_response(project)
         retrain_seconds = train(project, f"{name}-responses")
         say(f"  rasa train after a change to responses only: {retrain_seconds:.1f} s")
-        with register(args.subscribers) as database_url, tracker_database() as trackers:
+        with register(args.subscribers) as database_url, fresh_database("bench_trackers") as trackers:
             fake = start_fake_viber()
             if args.scale_out:
                 servers = start_cluster(project, name, database_url, fake.url, trackers, Path(work))

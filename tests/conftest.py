@@ -68,6 +68,22 @@ def _drop_abandoned_schemas(connection: Connection) -> None:
             connection.execute(text("SELECT pg_advisory_unlock(hashtext(:name))"), {"name": name})
 
 
+@contextmanager
+def fresh_database(prefix: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on ADMIN_URL's server (for Rasa's tracker store, which
+    creates its `events` table there); dropped afterwards. Yields its name."""
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield name
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def pg_engine() -> Iterator[Engine]:
     """An engine on a schema migrated once for the whole run."""

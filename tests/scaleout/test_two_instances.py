@@ -4,7 +4,6 @@ store, the atomic Redis lock store, one action server; Viber callbacks go to eit
 from __future__ import annotations
 
 import json
-import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +20,7 @@ from actions.demo import seed_demo
 from actions.models import Reading, Subscriber
 from custom_channels import viber_api
 from tests.channels.fake_viber import FakeViber, start_fake_viber
-from tests.conftest import ADMIN_URL, fresh_schema
+from tests.conftest import ADMIN_URL, fresh_database, fresh_schema
 from tests.e2e.conftest import ROOT, _start, _stop, _wait_until_up, free_port, server_env
 from tests.e2e.test_viber import message, viber_user
 
@@ -65,17 +64,8 @@ class Cluster:
 
 @pytest.fixture(scope="module")
 def tracker_database() -> Iterator[str]:
-    """A database of its own for Rasa's tracker store (it creates its `events` table there)."""
-    name = f"trackers_{secrets.token_hex(4)}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
+    with fresh_database("trackers") as name:
         yield name
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")
