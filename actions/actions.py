@@ -6,7 +6,6 @@ slot or a button payload counts only if the subscriber talking registered that m
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from dataclasses import dataclass
 from decimal import Decimal
@@ -35,8 +34,8 @@ from actions.conversation import (
     text,
     when_register_fails,
 )
-from actions.forms import choose_meter, retry_minutes
-from actions.meter import is_registered, register_meter, registration_blocked_until, unregister_meter
+from actions.forms import choose_meter, registration_closed_until, retry_minutes
+from actions.meter import is_registered, register_meter, unregister_meter
 from actions.models import Meter
 from actions.reading import (
     PeriodReading,
@@ -103,16 +102,6 @@ class ActionUpdateSubscription(Action):
 # --- registration -------------------------------------------------------------------------
 
 
-def _blocked_until(session: Session, who: Identity, moment: dt.datetime) -> dt.datetime | None:
-    return registration_blocked_until(
-        session,
-        subscriber_of(session, who).id,
-        moment,
-        SETTINGS.failures_per_hour,
-        SETTINGS.global_failures_per_hour,
-    )
-
-
 class ActionStartRegistration(Action):
     """Start a fresh registration, unless too many recent failures closed it for a while."""
 
@@ -122,7 +111,7 @@ class ActionStartRegistration(Action):
     @when_register_fails
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain) -> Events:
         moment = now()
-        until = await in_register(_blocked_until, identity(tracker), moment)
+        until = await in_register(registration_closed_until, identity(tracker), moment)
         events = [*_reset(*REGISTRATION_SLOTS), SlotSet("registration_failures", 0.0)]
         if until is None:
             return [*events, SlotSet("registration_blocked", False)]

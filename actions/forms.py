@@ -60,12 +60,20 @@ class Attempt:
     blocked_until: dt.datetime | None = None
 
 
-def _record_failure(session: Session, who: Identity, moment: dt.datetime) -> dt.datetime | None:
-    subscriber = subscriber_of(session, who)
-    record_registration_failure(session, subscriber.id, moment)
+def registration_closed_until(session: Session, who: Identity, moment: dt.datetime) -> dt.datetime | None:
+    """When this subscriber may try registering again under the configured limits; None if now."""
     return registration_blocked_until(
-        session, subscriber.id, moment, SETTINGS.failures_per_hour, SETTINGS.global_failures_per_hour
+        session,
+        subscriber_of(session, who).id,
+        moment,
+        SETTINGS.failures_per_hour,
+        SETTINGS.global_failures_per_hour,
     )
+
+
+def _record_failure(session: Session, who: Identity, moment: dt.datetime) -> dt.datetime | None:
+    record_registration_failure(session, subscriber_of(session, who).id, moment)
+    return registration_closed_until(session, who, moment)
 
 
 def _check_account(session: Session, who: Identity, account_number: str, moment: dt.datetime) -> Attempt:

@@ -8,6 +8,7 @@ most once per period, and only when an operator runs `otke viber remind`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -108,8 +109,14 @@ def finish_reminder(
         session.get_one(Subscriber, subscriber_id).subscribed = False
 
 
+@cache
+def _reminder_response() -> dict[str, Any]:
+    domain = YAML(typ="safe").load((PROJECT_DIR / "domain.yml").read_text(encoding="utf-8"))
+    response: dict[str, Any] = domain["responses"]["utter_reading_reminder"][0]
+    return response
+
+
 def reminder_message(meters: tuple[str, ...]) -> dict[str, Any]:
     """The Viber message of a reminder, worded in domain.yml (utter_reading_reminder)."""
-    domain = YAML(typ="safe").load((PROJECT_DIR / "domain.yml").read_text(encoding="utf-8"))
-    response = domain["responses"]["utter_reading_reminder"][0]
+    response = _reminder_response()
     return viber_api.text_message(response["text"].format(meters="; ".join(meters)), response.get("buttons"))
