@@ -114,6 +114,25 @@ def model_path() -> Path:
     return Path(done.stdout.strip().splitlines()[-1])
 
 
+def action_server_command(port: int) -> list[str]:
+    return [str(ROOT / ".venv/bin/python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
+
+
+def rasa_command(model: Path, endpoints: Path, credentials: Path, *extra: str) -> list[str]:
+    """`rasa run` for a model and profile; the port (``--port N``) goes last, per instance."""
+    return [
+        str(ROOT / ".venv-rasa/bin/rasa"),
+        "run",
+        "--model",
+        str(model),
+        "--endpoints",
+        str(endpoints),
+        "--credentials",
+        str(credentials),
+        *extra,
+    ]
+
+
 def _start(name: str, command: list[str], env: dict[str, str]) -> tuple[subprocess.Popen[bytes], Path]:
     OUTPUT.mkdir(parents=True, exist_ok=True)
     log = OUTPUT / f"{name}.log"
@@ -195,32 +214,9 @@ def servers(
             REDIS_URL=REDIS_URL,
             WEBCHAT_ORIGINS=webchat_page.origin,
         )
-        action, action_log = _start(
-            "action-server",
-            [
-                str(ROOT / ".venv/bin/python"),
-                "-m",
-                "rasa_sdk",
-                "--actions",
-                "actions",
-                "--port",
-                str(action_port),
-            ],
-            env,
-        )
-        rasa_command = [
-            str(ROOT / ".venv-rasa/bin/rasa"),
-            "run",
-            "--model",
-            str(model_path),
-            "--endpoints",
-            str(endpoints),
-            "--credentials",
-            str(ROOT / "credentials.yml"),
-            "--cors",
-            webchat_page.origin,
-        ]
-        rasa, rasa_log = _start("rasa-server", [*rasa_command, "--port", str(rasa_port)], env)
+        action, action_log = _start("action-server", action_server_command(action_port), env)
+        command = rasa_command(model_path, endpoints, ROOT / "credentials.yml", "--cors", webchat_page.origin)
+        rasa, rasa_log = _start("rasa-server", [*command, "--port", str(rasa_port)], env)
         try:
             _wait_until_up(f"http://127.0.0.1:{action_port}/health", action, action_log)
             _wait_until_up(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", rasa, rasa_log)
@@ -230,7 +226,7 @@ def servers(
                 database_url,
                 engine,
                 fake_viber,
-                rasa_command,
+                command,
                 env,
             )
         finally:

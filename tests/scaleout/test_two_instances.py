@@ -21,7 +21,16 @@ from actions.models import Reading, Subscriber
 from custom_channels import viber_api
 from tests.channels.fake_viber import FakeViber, start_fake_viber
 from tests.conftest import ADMIN_URL, fresh_database, fresh_schema
-from tests.e2e.conftest import ROOT, _start, _stop, _wait_until_up, free_port, server_env
+from tests.e2e.conftest import (
+    ROOT,
+    _start,
+    _stop,
+    _wait_until_up,
+    action_server_command,
+    free_port,
+    rasa_command,
+    server_env,
+)
 from tests.e2e.test_viber import message, viber_user
 
 TOKEN = "scaleout-viber-token"
@@ -95,39 +104,17 @@ def cluster(model_path: Any, tracker_database: str) -> Iterator[Cluster]:
         )
         processes = []
         try:
-            actions, actions_log = _start(
-                "scaleout-actions",
-                [
-                    str(ROOT / ".venv/bin/python"),
-                    "-m",
-                    "rasa_sdk",
-                    "--actions",
-                    "actions",
-                    "--port",
-                    str(action_port),
-                ],
-                env,
-            )
+            actions, actions_log = _start("scaleout-actions", action_server_command(action_port), env)
             processes.append(actions)
             ports = [free_port(), free_port()]
+            production = rasa_command(
+                model_path,
+                ROOT / "deploy/endpoints.production.yml",
+                ROOT / "deploy/credentials.production.yml",
+            )
             started = []
             for index, port in enumerate(ports):
-                rasa, log = _start(
-                    f"scaleout-rasa-{index}",
-                    [
-                        str(ROOT / ".venv-rasa/bin/rasa"),
-                        "run",
-                        "--model",
-                        str(model_path),
-                        "--port",
-                        str(port),
-                        "--endpoints",
-                        str(ROOT / "deploy/endpoints.production.yml"),
-                        "--credentials",
-                        str(ROOT / "deploy/credentials.production.yml"),
-                    ],
-                    env,
-                )
+                rasa, log = _start(f"scaleout-rasa-{index}", [*production, "--port", str(port)], env)
                 processes.append(rasa)
                 started.append((port, rasa, log))
             _wait_until_up(f"http://127.0.0.1:{action_port}/health", actions, actions_log)
