@@ -1,3 +1,3 @@
 """Rasa server parts Rasa 3.6 lacks, loaded from config.yml and endpoints.yml by dotted path."""
 
-from custom_components import speedups  # noqa: F401 - applies itself on import
+from custom_components import action_fallback, speedups  # noqa: F401 - each applies itself on import
