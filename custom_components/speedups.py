@@ -6,16 +6,32 @@ Imported by ``custom_components/__init__.py``, so every Rasa process that loads 
   the (constant) schema itself, on every call: a third of the Rasa server's CPU under load
   (py-spy, bench/conversations.py at 15 turns/s). The schema is checked once here; every
   response is still validated against it, with the same error message.
+- Every event read back (the tracker store's whole conversation each turn, every action
+  response) finds its class by walking all subclasses of ``Event`` and asking ``inspect`` whether
+  each is abstract: 8 % of the Rasa server's CPU. The classes are looked up in a table here,
+  built in the same order (first match wins) and rebuilt once on a miss, so an event class
+  imported later is still found.
+- Every call to the action server opened a new HTTP connection (a new aiohttp session per
+  request). Calls now share one keep-alive session per endpoint and event loop; a call that
+  finds its reused connection closed by the server is sent once more on a new connection.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ssl
 from typing import Any
 
+import aiohttp
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
+from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
 from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.core.events import Event
+from rasa.shared.exceptions import FileNotFoundException
+from rasa.shared.utils.common import all_subclasses
+from rasa.utils.endpoints import ClientResponseError, EndpointConfig, concat_url
 
 _SCHEMA = RemoteAction.action_response_format_spec()
 _VALIDATOR = validator_for(_SCHEMA)(_SCHEMA)
@@ -35,3 +51,108 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
 
 
 RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+
+
+# --- event classes by type name -------------------------------------------------------------
+
+_EVENT_CLASSES: dict[str, type[Event]] = {}
+
+
+def _index_event_classes() -> None:
+    table: dict[str, type[Event]] = {}
+    for cls in all_subclasses(Event):
+        table.setdefault(cls.type_name, cls)
+    _EVENT_CLASSES.clear()
+    _EVENT_CLASSES.update(table)
+
+
+def _resolve_by_type(type_name: str, default: type[Event] | None = None) -> type[Event] | None:
+    """Rasa's Event.resolve_by_type, from a table instead of a walk over every subclass."""
+    cls = _EVENT_CLASSES.get(type_name)
+    if cls is None:
+        _index_event_classes()
+        cls = _EVENT_CLASSES.get(type_name)
+    if cls is not None:
+        return cls
+    if type_name == "topic":
+        return None  # Rasa's backwards compatibility for old TopicSet events
+    if default is not None:
+        return default
+    raise ValueError(f"Unknown event name '{type_name}'.")
+
+
+Event.resolve_by_type = staticmethod(_resolve_by_type)  # type: ignore[method-assign,assignment]
+
+
+# --- one keep-alive HTTP session per endpoint ---------------------------------------------
+
+# Below the keep-alive timeout of Sanic (the action server's, 5 s by default), so the client
+# lets an idle connection go before the server closes it under a request in flight.
+_KEEPALIVE_SECONDS = 3.0
+_SESSIONS: dict[tuple[int, int], aiohttp.ClientSession] = {}
+
+
+def _shared_session(endpoint: EndpointConfig) -> aiohttp.ClientSession:
+    loop = asyncio.get_running_loop()
+    key = (id(endpoint), id(loop))
+    session = _SESSIONS.get(key)
+    if session is None or session.closed or getattr(session, "_loop", loop) is not loop:
+        auth = (
+            aiohttp.BasicAuth(endpoint.basic_auth["username"], endpoint.basic_auth["password"])
+            if endpoint.basic_auth
+            else None
+        )
+        session = aiohttp.ClientSession(
+            headers=endpoint.headers,
+            auth=auth,
+            timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT),
+            connector=aiohttp.TCPConnector(keepalive_timeout=_KEEPALIVE_SECONDS),
+        )
+        _SESSIONS[key] = session
+    return session
+
+
+async def _request(
+    self: EndpointConfig,
+    method: str = "post",
+    subpath: str | None = None,
+    content_type: str | None = "application/json",
+    compress: bool = False,
+    **kwargs: Any,
+) -> Any | None:
+    """Rasa's EndpointConfig.request (same arguments, result and errors) on a shared session."""
+    headers: dict[str, str] = {}
+    if content_type:
+        headers["Content-Type"] = content_type
+    headers.update(kwargs.pop("headers", None) or {})
+    if self.headers:
+        headers.update(self.headers)
+    sslcontext = None
+    if self.cafile:
+        try:
+            sslcontext = ssl.create_default_context(cafile=self.cafile)
+        except FileNotFoundError as error:
+            raise FileNotFoundException(
+                f"Failed to find certificate file, '{self.cafile}' does not exist."
+            ) from error
+    params = self.combine_parameters(kwargs)
+    url = concat_url(self.url, subpath)
+    for attempt in (1, 2):
+        try:
+            async with _shared_session(self).request(
+                method, url, headers=headers, params=params, compress=compress, ssl=sslcontext, **kwargs
+            ) as response:
+                if response.status >= 400:
+                    raise ClientResponseError(response.status, response.reason, await response.content.read())
+                try:
+                    return await response.json()
+                except aiohttp.ContentTypeError:
+                    return None
+        except aiohttp.ServerDisconnectedError:
+            # The server closed a kept-alive connection just as it was reused: no answer came.
+            if attempt == 2:
+                raise
+    return None
+
+
+EndpointConfig.request = _request  # type: ignore[method-assign]

@@ -56,3 +56,116 @@ def test_action_responses_are_validated_once_the_schema_is_checked() -> None:
         "unknown event": "refused: with Rasa's message",
         "responses not a list": "refused: with Rasa's message",
     }
+
+
+def _probe(code: str) -> dict[str, object]:
+    done = subprocess.run(
+        [str(ROOT / ".venv-rasa/bin/python"), "-c", code],
+        cwd=ROOT,
+        env=os.environ
+        | {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+EVENT_PROBE = """
+import json
+import custom_components
+from rasa.shared.core.events import Event, deserialise_events
+from rasa.shared.utils.common import all_subclasses
+first = {}
+for cls in all_subclasses(Event):  # Rasa's own walk: the first class with the name wins
+    first.setdefault(cls.type_name, cls)
+unknown = ""
+try:
+    Event.resolve_by_type("nonsense")
+except ValueError as error:
+    unknown = str(error)
+events = deserialise_events([{"event": "slot", "name": "a", "value": 1}, {"event": "user", "text": "x", "parse_data": {"intent": {"name": "greet"}}}])
+print(json.dumps({
+    "patched": Event.resolve_by_type.__module__,
+    "same classes": sorted(n for n, c in first.items() if Event.resolve_by_type(n) is c),
+    "all names": sorted(first),
+    "unknown": unknown,
+    "topic": repr(Event.resolve_by_type("topic")),
+    "default": Event.resolve_by_type("nonsense", first["slot"]).__name__,
+    "deserialised": [type(e).__name__ for e in events],
+}))
+"""
+
+
+def test_event_classes_are_found_as_rasa_finds_them() -> None:
+    results = _probe(EVENT_PROBE)
+    assert results["patched"] == "custom_components.speedups"
+    assert results["same classes"] == results["all names"]
+    assert len(results["all names"]) > 20  # type: ignore[arg-type]
+    assert results["unknown"] == "Unknown event name 'nonsense'."
+    assert results["topic"] == "None"
+    assert results["default"] == "SlotSet"
+    assert results["deserialised"] == ["SlotSet", "UserUttered"]
+
+
+SESSION_PROBE = """
+import asyncio, json
+import custom_components
+from aiohttp import web
+from rasa.utils.endpoints import ClientResponseError, EndpointConfig
+
+connections, served = [], []
+
+async def handle(request):
+    peer = request.transport.get_extra_info("peername")
+    if peer not in connections:
+        connections.append(peer)
+    body = await request.json()
+    if body.get("drop"):
+        # the server closes this kept-alive connection without answering, once
+        body_drop = request.app["dropped"]
+        if not body_drop:
+            request.app["dropped"] = True
+            request.transport.close()
+            return web.Response()
+    if body.get("fail"):
+        return web.json_response({"error": "x"}, status=500)
+    served.append(body["n"])
+    return web.json_response({"n": body["n"], "token": request.query.get("token")})
+
+async def main():
+    app = web.Application()
+    app["dropped"] = False
+    app.router.add_post("/webhook", handle)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    endpoint = EndpointConfig(f"http://127.0.0.1:{port}/webhook", token="t0k")
+    answers = [await endpoint.request(json={"n": n}) for n in range(5)]
+    reused = len(connections)
+    dropped_then = await endpoint.request(json={"n": 5, "drop": True})
+    try:
+        await endpoint.request(json={"n": 6, "fail": True})
+        failed = "no error"
+    except ClientResponseError as error:
+        failed = error.status
+    await runner.cleanup()
+    print(json.dumps({"answers": answers, "connections for 5 calls": reused,
+                      "after a dropped connection": dropped_then, "error status": failed,
+                      "patched": EndpointConfig.request.__module__}))
+
+asyncio.run(main())
+"""
+
+
+def test_action_server_calls_share_a_kept_alive_connection() -> None:
+    results = _probe(SESSION_PROBE)
+    assert results["patched"] == "custom_components.speedups"
+    assert results["answers"] == [{"n": n, "token": "t0k"} for n in range(5)]
+    assert results["connections for 5 calls"] == 1  # Rasa's own opens one per call
+    assert results["after a dropped connection"] == {"n": 5, "token": "t0k"}  # sent once more
+    assert results["error status"] == 500
