@@ -119,7 +119,7 @@ class MeterCard:
 
 
 def meter_cards(session: Session, who: Identity) -> list[MeterCard]:
-    return [MeterCard.of(meter) for meter in registered_meters(session, subscriber_of(session, who).id)]
+    return [MeterCard.of(meter) for meter in registered_meters(session, who)]
 
 
 def entity_meter_id(tracker: Tracker) -> str | None:

@@ -8,7 +8,16 @@ import re
 from sqlalchemy import delete, exists, func, insert, select
 from sqlalchemy.orm import Session, joinedload
 
-from actions.models import Account, Meter, MeterKind, RegistrationFailure, subscriber_meters, utcnow
+from actions.models import (
+    Account,
+    Meter,
+    MeterKind,
+    RegistrationFailure,
+    Subscriber,
+    subscriber_meters,
+    utcnow,
+)
+from actions.subscriber import Identity
 
 # Meter numbers as printed on receipts: digits, sometimes Latin or Cyrillic letters, "-", "/", ".".
 METER_NUMBER = re.compile(r"[0-9A-Za-z\u0400-\u04ff./-]{1,32}")
@@ -49,8 +58,19 @@ def register_meter(session: Session, subscriber_id: int, meter_id: int) -> bool:
     return True
 
 
-def registered_meters(session: Session, subscriber_id: int) -> list[Meter]:
-    """The subscriber's meters with their accounts loaded, in the order they were registered."""
+def registered_meters(session: Session, subscriber: int | Identity) -> list[Meter]:
+    """The subscriber's meters with their accounts loaded, in the order they were registered.
+
+    By identity it is one query, and someone never seen before simply has no meters (reading
+    the register creates no subscriber).
+    """
+    subscriber_id = (
+        subscriber
+        if isinstance(subscriber, int)
+        else select(Subscriber.id)
+        .where(Subscriber.channel == subscriber.channel, Subscriber.channel_user_id == subscriber.user_id)
+        .scalar_subquery()
+    )
     return list(
         session.scalars(
             select(Meter)
