@@ -106,26 +106,29 @@ def register(subscribers: int) -> Iterator[str]:
     url = make_url(ADMIN_URL).update_query_dict({"options": f"-csearch_path={schema}"})
     url_text = url.render_as_string(hide_password=False)
     try:
-        env = os.environ | {"DATABASE_URL": url_text}
-        subprocess.run(
-            [str(ROOT / ".venv/bin/otke"), "db", "upgrade"], env=env, check=True, capture_output=True
-        )
-        period = previous_period(period_of(utcnow()))
-        rows = ["account_number,address,meter_number,meter_kind,last_reading,last_period"]
-        rows += [f"{10000 + i},адреса {i},{500000 + i},hot_water,100.00,{period}" for i in range(subscribers)]
-        subprocess.run(
-            [str(ROOT / ".venv/bin/otke"), "import-accounts", "-"],
-            input="\n".join(rows) + "\n",
-            text=True,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        seed_accounts(url_text, subscribers)
         yield url_text
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def seed_accounts(database_url: str, subscribers: int) -> None:
+    """Migrate the register and import account 10000+i with hot-water meter 500000+i for each i."""
+    env = os.environ | {"DATABASE_URL": database_url}
+    subprocess.run([str(ROOT / ".venv/bin/otke"), "db", "upgrade"], env=env, check=True, capture_output=True)
+    period = previous_period(period_of(utcnow()))
+    rows = ["account_number,address,meter_number,meter_kind,last_reading,last_period"]
+    rows += [f"{10000 + i},адреса {i},{500000 + i},hot_water,100.00,{period}" for i in range(subscribers)]
+    subprocess.run(
+        [str(ROOT / ".venv/bin/otke"), "import-accounts", "-"],
+        input="\n".join(rows) + "\n",
+        text=True,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
 
 
 def project_copy(work: Path, config: str | None) -> Path:
