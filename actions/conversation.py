@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import ActiveLoop, SlotSet
+from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
@@ -149,7 +149,8 @@ def reading_context(
 
 
 def stop_flow() -> Events:
-    return [ActiveLoop(None), SlotSet("requested_slot", None)]
+    """End the active form, then listen: no rule may carry on with the half-finished flow."""
+    return [ActiveLoop(None), SlotSet("requested_slot", None), FollowupAction("action_listen")]
 
 
 def when_register_fails(

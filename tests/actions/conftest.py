@@ -77,7 +77,11 @@ def reset(*names: str) -> Events:
     return [slot(name, None) for name in names]
 
 
-STOP_FLOW: Events = [{"event": "active_loop", "name": None, "timestamp": None}, slot("requested_slot", None)]
+STOP_FLOW: Events = [
+    {"event": "active_loop", "name": None, "timestamp": None},
+    slot("requested_slot", None),
+    {"event": "followup", "timestamp": None, "name": "action_listen"},
+]
 REGISTRATION_RESET = [
     *reset("account_number", "meter_number", "registered_meter_id", "registration_retry_minutes"),
     slot("registration_failures", 0.0),

@@ -271,6 +271,7 @@ def running_stack(name: str, model: Path, profile: Profile, tmp: Path) -> Iterat
             "VIBER_API_URL": fake.url,
             "REDIS_URL": REDIS_URL,
             "WEBCHAT_ORIGINS": "http://127.0.0.1:9",
+            "PYTHONUNBUFFERED": "1",  # the logs are read while the servers run
         }
         tracker_url = None
         if profile == "production":
