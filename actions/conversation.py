@@ -17,7 +17,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from actions import db, settings
+from actions import db, settings, texts
 from actions.meter import KIND_OF, meter_title, registered_meters
 from actions.models import Meter, MeterKind, Subscriber
 from actions.reading import period_of, previous_accepted
@@ -60,12 +60,12 @@ def subscriber_of(session: Session, who: Identity) -> Subscriber:
 
 def text(domain: Domain, response: str, **values: object) -> str:
     """The first text of a domain response, with its {placeholders} filled."""
-    template: str = domain["responses"][response][0]["text"]
+    template: str = texts.response(response)["text"]
     return template.format(**values) if values else template
 
 
 def buttons_of(domain: Domain, response: str) -> list[dict[str, str]]:
-    return list(domain["responses"][response][0].get("buttons", []))
+    return list(texts.response(response).get("buttons", []))
 
 
 def say(

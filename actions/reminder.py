@@ -8,15 +8,13 @@ most once per period, and only when an operator runs `otke viber remind`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
-from ruamel.yaml import YAML
 from sqlalchemy import exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from actions.db import PROJECT_DIR
+from actions import texts
 from actions.meter import meter_title
 from actions.models import (
     Meter,
@@ -109,14 +107,7 @@ def finish_reminder(
         session.get_one(Subscriber, subscriber_id).subscribed = False
 
 
-@cache
-def _reminder_response() -> dict[str, Any]:
-    domain = YAML(typ="safe").load((PROJECT_DIR / "domain.yml").read_text(encoding="utf-8"))
-    response: dict[str, Any] = domain["responses"]["utter_reading_reminder"][0]
-    return response
-
-
 def reminder_message(meters: tuple[str, ...]) -> dict[str, Any]:
     """The Viber message of a reminder, worded in domain.yml (utter_reading_reminder)."""
-    response = _reminder_response()
+    response = texts.response("utter_reading_reminder")
     return viber_api.text_message(response["text"].format(meters="; ".join(meters)), response.get("buttons"))

@@ -14,6 +14,11 @@ Imported by ``custom_components/__init__.py``, so every Rasa process that loads 
 - Every call to the action server opened a new HTTP connection (a new aiohttp session per
   request). Calls now share one keep-alive session per endpoint and event loop; a call that
   finds its reused connection closed by the server is sent once more on a new connection.
+- Every call to the action server carried the whole domain, 44 KB of JSON of which 39 KB are
+  the responses, encoded here and decoded there for each of the two or three calls of a turn.
+  The domain now goes without its responses: our actions read their texts from the same
+  domain.yml (actions/texts.py); rasa-sdk's forms use only its slots and forms. (Rasa 3.6's own
+  ``enable_selective_domain`` sends no domain at all, which rasa-sdk 3.21 refuses.)
 """
 
 from __future__ import annotations
@@ -51,6 +56,19 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
 
 
 RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+
+
+_action_call_format = RemoteAction._action_call_format
+
+
+def _action_call_without_responses(self: RemoteAction, tracker: Any, domain: Any) -> dict[str, Any]:
+    call: dict[str, Any] = _action_call_format(self, tracker, domain)
+    if "domain" in call:
+        call["domain"] = {key: value for key, value in call["domain"].items() if key != "responses"}
+    return call
+
+
+RemoteAction._action_call_format = _action_call_without_responses  # type: ignore[method-assign]
 
 
 # --- event classes by type name -------------------------------------------------------------

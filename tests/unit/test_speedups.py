@@ -169,3 +169,27 @@ def test_action_server_calls_share_a_kept_alive_connection() -> None:
     assert results["connections for 5 calls"] == 1  # Rasa's own opens one per call
     assert results["after a dropped connection"] == {"n": 5, "token": "t0k"}  # sent once more
     assert results["error status"] == 500
+
+
+CALL_PROBE = """
+import json
+import custom_components
+from rasa.core.actions.action import RemoteAction
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.utils.endpoints import EndpointConfig
+domain = Domain.load("domain.yml")
+tracker = DialogueStateTracker.from_events("viber:abc", [], slots=domain.slots)
+call = RemoteAction("validate_reading_form", EndpointConfig("http://x"))._action_call_format(tracker, domain)
+print(json.dumps({"keys": sorted(call), "domain": sorted(call["domain"]),
+                  "forms": sorted(call["domain"]["forms"]), "domain still whole": "responses" in domain.as_dict()}))
+"""
+
+
+def test_action_calls_carry_the_domain_without_its_responses() -> None:
+    results = _probe(CALL_PROBE)
+    assert results["keys"] == ["domain", "next_action", "sender_id", "tracker", "version"]
+    assert "responses" not in results["domain"]  # type: ignore[operator]
+    assert {"slots", "forms", "intents", "entities", "actions"} <= set(results["domain"])  # type: ignore[arg-type]
+    assert results["forms"] == ["reading_form", "registration_form", "removal_form"]
+    assert results["domain still whole"] is True  # Rasa's own Domain object is untouched
