@@ -29,14 +29,17 @@ def redacted_url() -> str:
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: a logged database error shows the statement, never the values (names, ids)
     if url.startswith("sqlite"):
         if url.startswith("sqlite:///") and ":memory:" not in url:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        engine = create_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800)
+    return create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=10, pool_recycle=1800, hide_parameters=True
+    )
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
