@@ -5,7 +5,9 @@ Imported by ``custom_components/__init__.py``, so every Rasa process that loads 
 - Rasa validates every action server response with ``jsonschema.validate``, which first checks
   the (constant) schema itself, on every call: a third of the Rasa server's CPU under load
   (py-spy, bench/conversations.py at 15 turns/s). The schema is checked once here; every
-  response is still validated against it, with the same error message.
+  response is still validated against it, with the same error message. Each event is checked
+  against the one branch of the schema's 23-way "oneOf" its type names, not all 23 (the rest of
+  that cost); a response that fails is checked again against the whole schema for Rasa's error.
 - Every event read back (the tracker store's whole conversation each turn, every action
   response) finds its class by walking all subclasses of ``Event`` and asking ``inspect`` whether
   each is abstract: 8 % of the Rasa server's CPU. The classes are looked up in a table here,
@@ -36,6 +38,7 @@ from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import Event
 from rasa.shared.exceptions import FileNotFoundException
 from rasa.shared.utils.common import all_subclasses
+from rasa.shared.utils.schemas.events import EVENT_SCHEMA
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig, concat_url
 
 _SCHEMA = RemoteAction.action_response_format_spec()
@@ -43,8 +46,42 @@ _VALIDATOR = validator_for(_SCHEMA)(_SCHEMA)
 validator_for(_SCHEMA).check_schema(_SCHEMA)
 
 
+def _event_validators() -> dict[str, Any]:
+    """One validator per event type: the event schema with only the branch of its "oneOf" whose
+    "event" constant names that type. Every branch fixes "event" to a different constant, so an
+    event is valid under the oneOf exactly when it is valid under its own branch."""
+    base = {key: value for key, value in EVENT_SCHEMA.items() if key != "oneOf"}
+    validators = {}
+    for branch in EVENT_SCHEMA["oneOf"]:
+        kind = branch.get("properties", {}).get("event", {}).get("const")
+        if not isinstance(kind, str) or kind in validators:
+            return {}  # a schema this reasoning does not fit: every response takes the whole schema
+        schema = {**base, "allOf": [branch]}
+        validators[kind] = validator_for(schema)(schema)
+    return validators
+
+
+_EVENT_VALIDATORS = _event_validators()
+_SHELL = {**_SCHEMA, "properties": {**_SCHEMA["properties"], "events": {"type": "array"}}}
+_SHELL_VALIDATOR = validator_for(_SHELL)(_SHELL)
+
+
+def _is_valid(result: Any) -> bool:
+    """The action response schema, checked event by event against its own type's branch."""
+    if not _SHELL_VALIDATOR.is_valid(result):
+        return False
+    for event in result.get("events") or ():
+        kind = event.get("event") if isinstance(event, dict) else None
+        validator = _EVENT_VALIDATORS.get(kind) if isinstance(kind, str) else None
+        if validator is None or not validator.is_valid(event):
+            return False
+    return True
+
+
 def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
-    try:
+    if _is_valid(result):
+        return True
+    try:  # the whole schema, for Rasa's own error
         _VALIDATOR.validate(result)
     except ValidationError as error:
         error.message += (

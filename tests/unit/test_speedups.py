@@ -193,3 +193,46 @@ def test_action_calls_carry_the_domain_without_its_responses() -> None:
     assert {"slots", "forms", "intents", "entities", "actions"} <= set(results["domain"])  # type: ignore[arg-type]
     assert results["forms"] == ["reading_form", "registration_form", "removal_form"]
     assert results["domain still whole"] is True  # Rasa's own Domain object is untouched
+
+
+EQUIVALENCE_PROBE = """
+import itertools, json
+import custom_components
+from custom_components import speedups
+from rasa.shared.core import events as E
+from rasa.shared.utils.schemas.events import EVENT_SCHEMA
+
+good = [e.as_dict() for e in [
+    E.UserUttered("x", {"name": "greet", "confidence": 1.0}, [], {"text": "x"}), E.ActionExecuted("a"),
+    E.SlotSet("s", 1), E.SlotSet("s", None), E.EntitiesAdded([]), E.BotUttered("hi", {"buttons": []}),
+    E.ActiveLoop("f"), E.ActiveLoop(None), E.AllSlotsReset(), E.Restarted(), E.FollowupAction("a"),
+    E.SessionStarted(), E.ActionReverted(), E.UserUtteranceReverted(), E.ConversationPaused(),
+    E.ConversationResumed(), E.StoryExported(), E.LoopInterrupted(True), E.ActionExecutionRejected("a"),
+    E.ReminderCancelled(), E.AgentUttered("x"), E.ReminderScheduled("i", __import__("datetime").datetime.now()),
+]]
+bad_events = [
+    {}, {"event": 1}, {"event": None}, {"event": ["slot"]}, {"event": "nonsense"}, {"event": "slot"},
+    {"event": "slot", "name": 1, "value": 1}, {"event": "slot", "name": "s"},
+    {"event": "slot", "name": "s", "value": 1, "timestamp": "now"},
+    {"event": "slot", "name": "s", "value": 1, "metadata": []}, {"event": "entities", "entities": "x"},
+    {"event": "user", "text": 3}, {"event": "action", "name": 5}, "slot", 5, None, [],
+]
+responses = [{}, {"events": []}, {"responses": []}, {"events": "x"}, {"responses": {}}, {"responses": ["x"]},
+             [], "x", None, {"events": None}, {"events": [], "responses": [{"text": "x"}]}]
+responses += [{"events": [e]} for e in good + bad_events]
+responses += [{"events": list(pair)} for pair in itertools.product(good[:6] + bad_events[:6], repeat=2)]
+mismatch = [r for r in responses if speedups._is_valid(r) != speedups._VALIDATOR.is_valid(r)]
+print(json.dumps({"checked": len(responses), "mismatch": mismatch,
+                  "types covered": sorted({e["event"] for e in good}),
+                  "schema types": sorted(b["properties"]["event"]["const"] for b in EVENT_SCHEMA["oneOf"]),
+                  "valid ones": sum(speedups._VALIDATOR.is_valid(r) for r in responses)}))
+"""
+
+
+def test_event_by_event_validation_agrees_with_the_whole_schema() -> None:
+    results = _probe(EQUIVALENCE_PROBE)
+    assert results["mismatch"] == []
+    assert results["checked"] > 150  # type: ignore[operator]
+    assert 30 < results["valid ones"] < results["checked"]  # type: ignore[operator]
+    missing = set(results["schema types"]) - set(results["types covered"])  # type: ignore[arg-type]
+    assert missing <= {"form", "form_validation", "user_featurization", "export"}
