@@ -51,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, make_url, select
+from sqlalchemy import create_engine, make_url, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -290,6 +290,8 @@ class Tally:
     turns_answered_late: int = 0  # the expected reply came only after the delivery call returned
     turns_unanswered: int = 0
     flow_restarts: int = 0
+    silent_after_200: int = 0  # callbacks answered 200 that never got a single reply
+    silent_after_redelivery: int = 0  # of them, sent more than once
     latencies_ms: list[float] = field(default_factory=list)
     undisturbed_ms: list[float] = field(default_factory=list)  # turns done before the first fault
     unanswered_samples: list[dict[str, Any]] = field(default_factory=list)
@@ -371,15 +373,15 @@ class Load:
             record["answered"] = "late"
             return True
         self.tally.turns_unanswered += 1
+        replies = self.fake.texts_to(user["id"])[seen:]
+        record["replies"] = [reply[:90] for reply in replies]
+        if delivered and not replies:
+            # Rasa said 200 and nothing ever came: the message was dropped.
+            self.tally.silent_after_200 += 1
+            self.tally.silent_after_redelivery += len(record["deliveries"]) > 1
         if len(self.tally.unanswered_samples) < 30:
             self.tally.unanswered_samples.append(
-                {
-                    "user": user["id"],
-                    "at_s": round(time.monotonic() - self.started, 1),
-                    "words": words,
-                    "delivered": delivered,
-                    "replies": [reply[:90] for reply in self.fake.texts_to(user["id"])[seen:]],
-                }
+                {"at_s": round(time.monotonic() - self.started, 1), "delivered": delivered} | record
             )
         return False
 
@@ -531,11 +533,18 @@ def compare(database_url: str, fake: FakeViber, meters: dict[str, str]) -> dict[
     return result
 
 
-def trace(database_url: str, fake: FakeViber, sender: str | None) -> dict[str, Any]:
-    """What became of the subscriber a kill caught mid-reading: its rows and its acknowledgements."""
+def trace(database_url: str, trackers_url: str, fake: FakeViber, sender: str | None) -> dict[str, Any]:
+    """What became of the subscriber a kill caught mid-reading: its rows, acknowledgements, tracker."""
     if not sender:
         return {}
     user = sender.removeprefix("viber:")
+    engine = create_engine(trackers_url)
+    with engine.connect() as connection:
+        said = connection.scalars(
+            text("SELECT data FROM events WHERE sender_id = :s AND type_name = 'user' ORDER BY id"),
+            {"s": sender},
+        ).all()
+    engine.dispose()
     engine = create_engine(database_url)
     with engine.connect() as connection:
         rows = connection.execute(
@@ -548,6 +557,8 @@ def trace(database_url: str, fake: FakeViber, sender: str | None) -> dict[str, A
     return {
         "rows": [f"{Decimal(r.value):.2f} {r.status} (message {r.message_id})" for r in rows],
         "acknowledged": [t for t in fake.texts_to(user) if ACKNOWLEDGEMENT.fullmatch(t)],
+        "tracker_user_messages": [json.loads(data)["text"] for data in said],
+        "tracker_message_ids": [str(json.loads(data).get("message_id")) for data in said],
     }
 
 
@@ -580,6 +591,7 @@ async def soak(args: argparse.Namespace, stack: ExitStack) -> dict[str, Any]:
     register_url = stack.enter_context(fresh_schema(migrate=False))
     seed_accounts(register_url, subscribers)
     admin = make_url(ADMIN_URL)
+    trackers_url = admin.set(database=trackers).render_as_string(hide_password=False)
     proxy = stack.enter_context(TcpProxy(admin.host or "127.0.0.1", admin.port or 5432))
     through_proxy = make_url(register_url).set(port=proxy.port).render_as_string(hide_password=False)
     fake = start_fake_viber()
@@ -626,6 +638,7 @@ async def soak(args: argparse.Namespace, stack: ExitStack) -> dict[str, Any]:
     started = time.monotonic()
     await asyncio.gather(load.offer(started), faults.run(started))
     elapsed = time.monotonic() - started
+    machine_load = os.getloadavg()[2]  # the 15-minute load average: other work on the machine
     errors = {server.name: server.error_lines() for server in (rasa, actions)}
     for server in (rasa, actions):
         server.stop()
@@ -635,6 +648,8 @@ async def soak(args: argparse.Namespace, stack: ExitStack) -> dict[str, Any]:
         "duration_s": args.duration,
         "elapsed_s": round(elapsed, 1),
         "setup_s": round(setup, 1),
+        "machine_load_15min": round(machine_load, 1),
+        "cores": os.cpu_count(),
         "offered_turns_per_s": args.rate,
         "subscribers": {
             "started": tally.subscribers,
@@ -650,6 +665,8 @@ async def soak(args: argparse.Namespace, stack: ExitStack) -> dict[str, Any]:
         "turns_answered_late": tally.turns_answered_late,
         "turns_unanswered": tally.turns_unanswered,
         "flow_restarts": tally.flow_restarts,
+        "silent_after_200": tally.silent_after_200,
+        "silent_after_redelivery": tally.silent_after_redelivery,
         "webhook_p50_ms": round(percentile(tally.latencies_ms, 0.5), 1),
         "webhook_p99_ms": round(percentile(tally.latencies_ms, 0.99), 1),
         "webhook_before_faults_p50_ms": round(percentile(tally.undisturbed_ms, 0.5), 1),
@@ -658,7 +675,7 @@ async def soak(args: argparse.Namespace, stack: ExitStack) -> dict[str, Any]:
         "restarts": [
             asdict(done)
             | {
-                "trace": trace(register_url, fake, (done.caught or {}).get("sender")),
+                "trace": trace(register_url, trackers_url, fake, (done.caught or {}).get("sender")),
                 "caught_callback": load.callbacks.get(str((done.caught or {}).get("message_id"))),
             }
             for done in faults.done
@@ -687,11 +704,13 @@ def markdown(result: dict[str, Any]) -> str:
         "| figure | value |",
         "|---|---|",
         f"| duration, offered load | {result['duration_s']:.0f} s of arrivals ({result['elapsed_s']:.0f} s in all), {result['offered_turns_per_s']:g} turns/s |",
+        f"| machine | {result['cores']} cores, 15-minute load average {result['machine_load_15min']} at the end |",
         f"| subscribers started / completed / gave up / unfinished | {subs['started']} / {subs['completed']} / {subs['gave_up']} / {subs['unfinished']} |",
         f"| messages sent / retries (same token) / undelivered | {result['messages_sent']} / {result['retries']} / {result['undelivered']} |",
         f"| failed deliveries | {failures} |",
         f"| turns answered (of them late) / unanswered | {result['turns_answered']} ({result['turns_answered_late']}) / {result['turns_unanswered']} |",
         f"| flows started over from the menu | {result['flow_restarts']} |",
+        f"| callbacks answered 200 that never got a reply (of them sent more than once) | {result['silent_after_200']} ({result['silent_after_redelivery']}) |",
         f"| webhook p50 / p99 (retries included), before the first fault | {result['webhook_p50_ms']} / {result['webhook_p99_ms']} ms, {result['webhook_before_faults_p50_ms']} / {result['webhook_before_faults_p99_ms']} ms |",
         f"| restarts done | {result['restarts_done']} of 3 |",
         f"| readings acknowledged (in force) / stored accepted | {reg['acknowledged_in_force']} / {reg['stored_accepted']} |",
@@ -713,15 +732,20 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             "What became of the reading each kill caught (committed, acknowledgement not yet sent):",
             "",
-            "| kill | reading | its callback sent (outcomes) | acknowledged for that callback | the subscriber's rows afterwards |",
-            "|---|---:|---|---|---|",
+            "| kill | reading | that callback sent: outcomes | replies to it | turn in the tracker store | the subscriber's rows afterwards |",
+            "|---|---:|---|---|---|---|",
         ]
         for done in caught:
             sent = done["caught_callback"] or {}
             outcomes = ", ".join(f"{k} x{n}" for k, n in Counter(sent.get("deliveries", [])).items())
+            if sent.get("answered"):
+                replies = "the acknowledgement"
+            else:
+                replies = " / ".join(f"«{reply[:40]}…»" for reply in sent.get("replies", [])) or "none"
+            kept = str(done["caught"]["message_id"]) in done["trace"].get("tracker_message_ids", [])
             lines.append(
-                f"| {done['kind']} | {done['caught']['reading']} | {outcomes or '?'} | "
-                f"{'yes' if sent.get('answered') else 'no'} | {'; '.join(done['trace'].get('rows', []))} |"
+                f"| {done['kind']} | {done['caught']['reading']} | {outcomes or '?'} | {replies} | "
+                f"{'kept' if kept else 'lost'} | {'; '.join(done['trace'].get('rows', []))} |"
             )
     return "\n".join(lines) + "\n"
 
