@@ -7,6 +7,7 @@ The channel speaks Viber only: who may do what is the action server's business.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -133,6 +134,9 @@ class ViberClient:
                 json=payload,
                 headers={"X-Viber-Auth-Token": self.auth_token},
             ) as answer:
+                if answer.status >= 400:
+                    logger.error("viber %s: HTTP %s from the Viber API", endpoint, answer.status)
+                    return None
                 body = await answer.json(content_type=None)
         except (TimeoutError, aiohttp.ClientError, ValueError) as error:
             logger.error("viber %s: no answer from the Viber API (%s)", endpoint, type(error).__name__)
@@ -264,7 +268,9 @@ class ViberInput(InputChannel):
             if not isinstance(callback, dict) or not isinstance(callback.get("event"), str):
                 return response.json({"error": "not a Viber callback"}, status=400)
             try:
-                return await self._handle(callback, on_new_message)
+                # Shielded: when Viber stops waiting and closes the connection, Sanic cancels this
+                # handler; the turn must still finish (its token is taken, so the retry is dropped).
+                return await asyncio.shield(self._handle(callback, on_new_message))
             except BadCallback as error:
                 return response.json({"error": f"malformed callback: {error}"}, status=400)
 

@@ -25,12 +25,15 @@ class Call:
 class FakeViber:
     """Answers like Viber; ``statuses`` maps a receiver id to the status to answer for it,
     ``endpoint_statuses`` an endpoint ("set_webhook") to the status for calls without a receiver
-    status; ``on_call``, when set, sees every call before it is answered."""
+    status; ``http_errors`` maps a receiver id to an HTTP error status answered instead, with an
+    HTML error page (as a failing proxy in front of Viber would); ``on_call``, when set, sees
+    every call before it is answered (and may hold it)."""
 
     server: ThreadingHTTPServer
     calls: list[Call] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
     endpoint_statuses: dict[str, int] = field(default_factory=dict)
+    http_errors: dict[str, int] = field(default_factory=dict)
     on_call: Callable[[Call], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -74,6 +77,10 @@ def start_fake_viber() -> FakeViber:
                 fake.calls.append(call)
             if fake.on_call is not None:
                 fake.on_call(call)
+            http_error = fake.http_errors.get(str(body.get("receiver")))
+            if http_error is not None:
+                self.send_error(http_error)
+                return
             status = fake.statuses.get(str(body.get("receiver")), fake.endpoint_statuses.get(endpoint, 0))
             answer: dict[str, Any] = {"status": status, "status_message": "ok" if status == 0 else "failed"}
             if endpoint == "send_message" and status == 0:
