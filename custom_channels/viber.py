@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import os
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -47,24 +48,48 @@ class BadCallback(ValueError):
     """A signed body that is not a Viber callback we understand."""
 
 
-def _text(value: Any, field: str, limit: int = 1024) -> str:
-    if not isinstance(value, str) or not value or len(value) > limit:
+# Ids and tokens travel into the register (VARCHAR(255)), Redis keys and logs: printable ASCII only.
+_IDENTIFIER = re.compile(r"[\x21-\x7e]+")
+MAX_USER_ID = 128
+MAX_TOKEN = 64
+# Control characters and lone surrogates: PostgreSQL refuses NUL, UTF-8 refuses surrogates.
+_UNSTORABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+METADATA_KEYS = ("name", "language", "country", "api_version")
+MAX_METADATA_TEXT = 255
+
+
+def _identifier(value: Any, field: str, limit: int) -> str:
+    if not isinstance(value, str) or len(value) > limit or not _IDENTIFIER.fullmatch(value):
         raise BadCallback(field)
     return value
+
+
+def _token(value: Any) -> str:
+    """Viber's message token: a 64-bit number (a string of printable ASCII is taken too)."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**64:
+        return str(value)
+    return _identifier(value, "message_token", MAX_TOKEN)
+
+
+def _metadata(user: dict[str, Any]) -> dict[str, Any]:
+    """What the assistant may use of a user object, cleaned so any store can keep it."""
+    metadata: dict[str, Any] = {}
+    for key in METADATA_KEYS:
+        item = user.get(key)
+        if isinstance(item, str):
+            cleaned = _UNSTORABLE.sub("", item)[:MAX_METADATA_TEXT]
+            if cleaned.strip():
+                metadata[key] = cleaned
+        elif isinstance(item, int) and not isinstance(item, bool) and -(2**31) <= item < 2**31:
+            metadata[key] = item
+    return metadata
 
 
 def _user(value: Any) -> tuple[str, dict[str, Any]]:
     """A Viber user object: its id, and the metadata the assistant may use."""
     if not isinstance(value, dict):
         raise BadCallback("user")
-    user_id = _text(value.get("id"), "user.id", 256)
-    metadata = {key: value[key] for key in ("name", "language", "country", "api_version") if key in value}
-    metadata = {
-        key: item
-        for key, item in metadata.items()
-        if isinstance(item, str | int) and not isinstance(item, bool)
-    }
-    return user_id, metadata
+    return _identifier(value.get("id"), "user.id", MAX_USER_ID), _metadata(value)
 
 
 # --- at-least-once delivery: remember the message tokens already handled ---------------------
@@ -300,20 +325,18 @@ class ViberInput(InputChannel):
         if handler is None:
             logger.info("viber: ignored an unknown event %r", event[:40])
             return response.json({"status": "ok"})
-        token = callback.get("message_token")
-        if not isinstance(token, int | str) or isinstance(token, bool) or str(token) == "":
-            raise BadCallback("message_token")
-        if not await self.memory.claim(str(token)):
+        token = _token(callback.get("message_token"))
+        if not await self.memory.claim(token):
             logger.info("viber: callback %s already handled; acknowledged again", token)
             return response.json({"status": "ok"})
         try:
-            return await handler(callback, str(token), on_new_message)
+            return await handler(callback, token, on_new_message)
         except BadCallback:
-            await self.memory.release(str(token))
+            await self.memory.release(token)
             raise
         except Exception:
             # Not acknowledged: Viber retries, and the retry is processed.
-            await self.memory.release(str(token))
+            await self.memory.release(token)
             logger.exception("viber: handling a %s callback failed", event)
             return response.json({"error": "temporarily unavailable"}, status=503)
 
@@ -358,7 +381,7 @@ class ViberInput(InputChannel):
     async def _unsubscribed(
         self, callback: dict[str, Any], token: str, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> HTTPResponse:
-        user_id = _text(callback.get("user_id"), "user_id", 256)
+        user_id = _identifier(callback.get("user_id"), "user_id", MAX_USER_ID)
         # Nothing can be sent to someone who left: the answer, if any, is collected and dropped.
         await on_new_message(self._user_message(UNSUBSCRIBED, user_id, token, {}, CollectingOutputChannel()))
         return response.json({"status": "ok"})
