@@ -10,7 +10,7 @@ import uuid
 
 from sqlalchemy import select
 
-from actions.models import Meter, Reading, ReadingStatus
+from actions.models import Meter, Reading, ReadingStatus, Subscriber
 from actions.reading import period_of, utcnow
 from tests.e2e.conftest import ROOT, Servers, server_env
 
@@ -77,7 +77,8 @@ def test_register_two_meters_send_resubmit_history_and_export(servers: Servers) 
         rows = connection.execute(
             select(Meter.number, Reading.value, Reading.status, Reading.channel)
             .join(Reading.meter)
-            .where(Reading.period == period, Reading.channel == "rest")
+            .join(Subscriber, Subscriber.id == Reading.subscriber_id)
+            .where(Reading.period == period, Reading.channel == "rest", Subscriber.channel_user_id == sender)
             .order_by(Reading.id)
         ).all()
     assert [(n, str(v), s) for n, v, s, _ in rows] == [
