@@ -2,15 +2,23 @@
 
 Both directions stream: the import validates and writes in chunks inside one transaction, the
 export writes rows as the database yields them. Messages are for the operator, in Ukrainian.
+
+The import trusts nothing about the file: bytes are decoded line by line (a bad byte is reported
+with its line), a line or a field is never held beyond a fixed size, whole-file problems raise
+ImportFileError (the caller rolls back), and at most KEPT_ERRORS row errors are kept.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import difflib
+import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
@@ -43,6 +51,11 @@ EXPORT_COLUMNS = (
 )
 CHUNK_ROWS = 5000
 MAX_ADDRESS = 255
+# A billing row is well under 1 KiB; a longer line is a binary file or a file without line ends.
+MAX_LINE_BYTES = 64 * 1024
+KEPT_ERRORS = 1000
+# Cells starting with these become formulas in Excel and LibreOffice (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 _READING_REASONS = {
     "empty": "порожнє показання",
@@ -54,7 +67,7 @@ _READING_REASONS = {
 
 
 class ImportFileError(ValueError):
-    """The file as a whole cannot be read (empty, wrong header, wrong encoding)."""
+    """The file as a whole cannot be read (empty, wrong header, wrong encoding, not CSV)."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +93,9 @@ class ImportRow:
 @dataclass
 class ImportReport:
     rows: int = 0
-    errors: list[RowError] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)  # the first KEPT_ERRORS of error_count
+    error_count: int = 0
+    notices: list[str] = field(default_factory=list)
     accounts_created: int = 0
     accounts_updated: int = 0
     meters_created: int = 0
@@ -88,64 +103,199 @@ class ImportReport:
     readings_created: int = 0
     readings_updated: int = 0
 
+    def add_error(self, error: RowError) -> None:
+        self.error_count += 1
+        if len(self.errors) < KEPT_ERRORS:
+            self.errors.append(error)
+
     def summary(self) -> str:
         return (
-            f"рядків: {self.rows}, з помилками: {len(self.errors)}; "
+            f"рядків: {self.rows}, з помилками: {self.error_count}; "
             f"рахунки: створено {self.accounts_created}, оновлено {self.accounts_updated}; "
             f"лічильники: створено {self.meters_created}, оновлено {self.meters_updated}; "
             f"показання: створено {self.readings_created}, оновлено {self.readings_updated}"
         )
 
 
-def read_import_rows(lines: Iterable[str]) -> Iterator[ImportRow | RowError]:
-    """Parse and check the CSV row by row; whole-file problems raise ImportFileError."""
+def decoded_lines(source: BinaryIO) -> Iterator[str]:
+    """The file's physical lines as text: strict UTF-8, a leading BOM dropped, line ends kept.
+
+    At most MAX_LINE_BYTES + 1 bytes are read at a time, so a file without line ends is refused
+    after its first 64 KiB instead of being loaded. Problems raise ImportFileError naming the line.
+    """
+    number = 0
+    while line := source.readline(MAX_LINE_BYTES + 1):
+        number += 1
+        if number == 1:
+            _refuse_known_binary(line)
+            line = line.removeprefix(codecs.BOM_UTF8)
+        if b"\x00" in line:
+            raise ImportFileError(
+                f"рядок {number}: нульовий байт (NUL); це не текстовий CSV "
+                "(двійковий файл або UTF-16), збережіть його як «CSV UTF-8»"
+            )
+        if len(line) > MAX_LINE_BYTES:
+            raise ImportFileError(
+                f"рядок {number} довший за {MAX_LINE_BYTES // 1024} КіБ; це не CSV білінгу "
+                "(двійковий файл або файл без кінців рядків), далі не читається"
+            )
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ImportFileError(
+                f"рядок {number}: файл не в кодуванні UTF-8{_encoding_hint(line)}; "
+                "збережіть його як «CSV UTF-8»"
+            ) from None
+        yield text
+
+
+_SIGNATURES = (
+    (codecs.BOM_UTF32_LE, "файл у кодуванні UTF-32"),
+    (codecs.BOM_UTF32_BE, "файл у кодуванні UTF-32"),
+    (codecs.BOM_UTF16_LE, "файл у кодуванні UTF-16"),
+    (codecs.BOM_UTF16_BE, "файл у кодуванні UTF-16"),
+    (b"PK\x03\x04", "це книга Excel (.xlsx) чи інший ZIP-архів, а не CSV"),
+    (b"\xd0\xcf\x11\xe0", "це книга Excel 97-2003 (.xls), а не CSV"),
+)
+
+
+def _refuse_known_binary(first_line: bytes) -> None:
+    for signature, what in _SIGNATURES:
+        if first_line.startswith(signature):
+            raise ImportFileError(f"{what}; збережіть його як «CSV UTF-8»")
+
+
+def _encoding_hint(line: bytes) -> str:
+    """Why a line is not UTF-8, when it is plain which: Windows-1251 text, or binary data."""
+    if any(byte < 0x20 and byte not in b"\t\r\n" for byte in line):
+        return ", схоже на двійковий файл"
+    high = [byte for byte in line if byte >= 0x80]
+    # Ukrainian in Windows-1251: А-я at 0xC0-0xFF, plus Ґ ґ Є є І і Ї ї.
+    letters = sum(byte >= 0xC0 or byte in b"\xa5\xb4\xaa\xba\xb2\xb3\xaf\xbf" for byte in high)
+    if len(high) >= 3 and letters >= 0.9 * len(high):
+        return ", схоже на Windows-1251"
+    return ""
+
+
+def read_import_rows(
+    lines: Iterable[str], notices: list[str] | None = None
+) -> Iterator[ImportRow | RowError]:
+    """Parse and check the CSV row by row; whole-file problems raise ImportFileError.
+
+    Unknown columns are ignored and named in ``notices``; a missing or misspelt known one refuses
+    the file.
+    """
     reader = csv.reader(lines, strict=True)
+    columns: list[tuple[int, str]] | None = None  # (position, name) of the columns read
+    width = rows = 0
+    seen_meters: dict[tuple[str, str], tuple[int, str, Decimal | None, str]] = {}
+    addresses: dict[str, tuple[str, int]] = {}
+    start = 1  # a quoted field may span lines: a row is known by the line it starts on
     try:
-        # Blank lines before the header are skipped, like blank rows after it.
-        header = next((cells for cells in reader if any(cell.strip() for cell in cells)), None)
-        if header is None:
-            raise ImportFileError("файл порожній: немає рядка заголовка")
-        columns = _check_header(header)
-        seen_meters: dict[tuple[str, str], int] = {}
-        addresses: dict[str, tuple[str, int]] = {}
-        # A quoted field may span lines: a row is known by the line it starts on.
-        next_line = reader.line_num + 1
         for cells in reader:
-            line, next_line = next_line, reader.line_num + 1
+            line, start = start, reader.line_num + 1
+            # Blank lines anywhere (also before the header) are skipped, like rows of blank cells.
             if not any(cell.strip() for cell in cells):
                 continue
-            if len(cells) != len(columns):
-                yield RowError(line, f"очікується полів: {len(columns)}, знайдено: {len(cells)}")
+            if columns is None:
+                columns, ignored = _check_header(cells)
+                width = len(cells)
+                if ignored and notices is not None:
+                    notices.append(f"стовпці не використовуються й пропущені: {_names(ignored)}")
                 continue
-            yield _check_row(line, dict(zip(columns, cells, strict=True)), seen_meters, addresses)
+            rows += 1
+            if len(cells) != width:
+                yield RowError(line, f"очікується полів: {width}, знайдено: {len(cells)}")
+                continue
+            yield _check_row(line, {name: cells[i] for i, name in columns}, seen_meters, addresses)
     except csv.Error as error:
-        raise ImportFileError(f"рядок {reader.line_num}: файл не є коректним CSV ({error})") from None
-    except UnicodeDecodeError:
+        raise ImportFileError(_csv_problem(str(error), start, reader.line_num)) from None
+    except UnicodeDecodeError:  # a text stream opened by the caller
         raise ImportFileError("файл не в кодуванні UTF-8 (збережіть його як «CSV UTF-8»)") from None
+    if columns is None:
+        raise ImportFileError("файл порожній: немає рядка заголовка")
+    if rows == 0:
+        raise ImportFileError("у файлі лише заголовок, рядків з даними немає")
 
 
-def _check_header(header: list[str]) -> list[str]:
-    columns = [cell.strip().lstrip("\ufeff").strip() for cell in header]
-    unknown = [c for c in columns if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
-    repeated = sorted({c for c in columns if columns.count(c) > 1})
+def _csv_problem(message: str, start: int, line: int) -> str:
+    """csv's own English message, told in the operator's words."""
+    if message.startswith("field larger than field limit"):
+        return (
+            f"рядок {start}: поле довше за {csv.field_size_limit()} символів "
+            "(мабуть, лапка відкрита й не закрита); далі не читається"
+        )
+    if message == "unexpected end of data":
+        return f"рядок {start}: лапка відкрита й не закрита до кінця файлу"
+    if message.startswith("new-line character seen in unquoted field"):
+        return f"рядок {line}: символ CR посеред рядка (кінці рядків мають бути LF або CRLF)"
+    if "expected after" in message:
+        return f'рядок {line}: після закривної лапки має бути кома (лапка всередині поля пишеться як "")'
+    return f"рядок {line}: файл не є коректним CSV ({message})"
+
+
+def _check_header(header: list[str]) -> tuple[list[tuple[int, str]], list[str]]:
+    """Positions of the known columns, and the names of the ignored ones; or ImportFileError."""
+    known = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+    expected = ",".join(known)
+    names = [cell.strip().lstrip("\ufeff").strip() for cell in header]
+    present = {name for name in names if name in known}
+    absent = [column for column in known if column not in present]
+    unknown = [(position, name) for position, name in enumerate(names) if name not in known]
+    guesses = {name: guess for _, name in unknown if (guess := _resembles(name, absent)) is not None}
+    for separator, called in ((";", "крапка з комою"), ("\t", "табуляція")):
+        if not present and any(part.strip() in known for part in ",".join(header).split(separator)):
+            raise ImportFileError(
+                f"розділювач стовпців - {called}, а має бути кома: збережіть файл як «CSV UTF-8 (розділювач - кома)»"
+            )
+    if not present and not guesses:
+        raise ImportFileError(
+            f"немає рядка заголовка: перший рядок {_shown(','.join(header))} не містить назв стовпців "
+            f"(очікується {expected})"
+        )
     problems = []
+    missing = [column for column in REQUIRED_COLUMNS if column not in present]
     if missing:
         problems.append("бракує стовпців " + ", ".join(missing))
-    if unknown:
-        problems.append("невідомі стовпці " + ", ".join(repr(c) for c in unknown))
+    problems += [f"{_shown(name)} - можливо, {guess}?" for name, guess in guesses.items()]
+    repeated = sorted(name for name, count in Counter(names).items() if name in known and count > 1)
     if repeated:
         problems.append("стовпці повторюються: " + ", ".join(repeated))
+    pair = [column for column in OPTIONAL_COLUMNS if column in present]
+    if len(pair) == 1:
+        problems.append("last_reading і last_period задаються лише разом")
     if problems:
-        expected = ",".join(REQUIRED_COLUMNS + OPTIONAL_COLUMNS)
+        strangers = list(dict.fromkeys(name for _, name in unknown if name not in guesses))
+        if strangers:
+            problems.append("невідомі стовпці " + _names(strangers))
         raise ImportFileError(f"заголовок: {'; '.join(problems)} (очікується {expected})")
-    return columns
+    columns = [(position, name) for position, name in enumerate(names) if name in known]
+    return columns, list(dict.fromkeys(name or f"№{position + 1} без назви" for position, name in unknown))
+
+
+def _resembles(name: str, candidates: list[str]) -> str | None:
+    """The absent known column a header cell is probably a misspelling of ("Meter Kind", "adress")."""
+    if not name:
+        return None
+    normal = re.sub(r"[\s-]+", "_", name.lower())
+    close = difflib.get_close_matches(normal, candidates, n=1, cutoff=0.8)
+    return close[0] if close else None
+
+
+def _names(names: list[str], shown: int = 10) -> str:
+    listed = ", ".join(_shown(name) for name in names[:shown])
+    return listed if len(names) <= shown else f"{listed} і ще {len(names) - shown}"
+
+
+def _shown(value: str, limit: int = 40) -> str:
+    """A value quoted for a message, cut short: a cell may be 100,000 characters long."""
+    return repr(value if len(value) <= limit else value[:limit] + "…")
 
 
 def _check_row(
     line: int,
     cells: dict[str, str],
-    seen_meters: dict[tuple[str, str], int],
+    seen_meters: dict[tuple[str, str], tuple[int, str, Decimal | None, str]],
     addresses: dict[str, tuple[str, int]],
 ) -> ImportRow | RowError:
     account_number = cells["account_number"].strip()
@@ -156,17 +306,23 @@ def _check_row(
     period = cells.get("last_period", "").strip()
 
     if not is_account_number(account_number):
-        return RowError(line, f"номер особового рахунку має бути з п'яти цифр: {account_number!r}")
+        return RowError(line, f"номер особового рахунку має бути з п'яти цифр: {_shown(account_number)}")
     if not address or not address.isprintable():
         return RowError(line, "порожня або некоректна адреса")
     if len(address) > MAX_ADDRESS:
         return RowError(line, f"адреса довша за {MAX_ADDRESS} символів")
+    if address.startswith(FORMULA_START):
+        return RowError(line, f"адреса починається з {address[0]!r}, як формула таблиці: {_shown(address)}")
     if METER_NUMBER.fullmatch(meter_number) is None:
         return RowError(
-            line, f"некоректний номер лічильника {meter_number!r} (1-32 літери, цифри, '-', '/', '.')"
+            line, f"некоректний номер лічильника {_shown(meter_number)} (1-32 літери, цифри, '-', '/', '.')"
+        )
+    if meter_number.startswith(FORMULA_START):
+        return RowError(
+            line, f"номер лічильника починається з {meter_number[0]!r}, як формула таблиці: {meter_number!r}"
         )
     if kind not in {known.value for known in MeterKind}:
-        return RowError(line, f"невідомий вид лічильника {kind!r} (heat або hot_water)")
+        return RowError(line, f"невідомий вид лічильника {_shown(kind)} (heat або hot_water)")
     if bool(reading_text) != bool(period):
         return RowError(line, "last_reading і last_period задаються лише разом")
     value = None
@@ -174,20 +330,36 @@ def _check_row(
         try:
             value = parse_reading(reading_text, among_words=False)
         except ReadingRefused as refusal:
-            return RowError(line, f"{_READING_REASONS[refusal.reason]}: {reading_text!r}")
+            return RowError(line, f"{_READING_REASONS[refusal.reason]}: {_shown(reading_text)}")
         if not is_period(period):
-            return RowError(line, f"період має бути у форматі РРРР-ММ: {period!r}")
+            return RowError(line, f"період має бути у форматі РРРР-ММ: {_shown(period)}")
 
     key = (account_number, meter_number)
-    if key in seen_meters:
+    first = seen_meters.get(key)
+    if first is not None:
+        first_line, first_kind, first_value, first_period = first
+        differences = [
+            what
+            for what, differs in (
+                ("адреса", addresses[account_number][0] != address),
+                ("вид", first_kind != kind),
+                ("показання або період", (first_value, first_period) != (value, period)),
+            )
+            if differs
+        ]
+        if not differences:
+            return RowError(
+                line, f"повторює рядок {first_line} (лічильник {meter_number} рахунку {account_number})"
+            )
         return RowError(
             line,
-            f"лічильник {meter_number} рахунку {account_number} уже є в рядку {seen_meters[key]}",
+            f"лічильник {meter_number} рахунку {account_number} уже є в рядку {first_line}, "
+            f"але інші: {', '.join(differences)}",
         )
     known = addresses.get(account_number)
     if known is not None and known[0] != address:
         return RowError(line, f"рахунок {account_number} має іншу адресу в рядку {known[1]}: {known[0]!r}")
-    seen_meters[key] = line
+    seen_meters[key] = (line, kind, value, period)
     addresses.setdefault(account_number, (address, line))
     return ImportRow(line, account_number, address, meter_number, MeterKind(kind), value, period or None)
 
@@ -196,14 +368,15 @@ def import_accounts(session: Session, lines: Iterable[str], *, skip_invalid: boo
     """Upsert accounts, meters and seed readings. Writes into the caller's transaction.
 
     With any invalid row and no ``skip_invalid`` the report has errors and the caller must
-    roll back; rows are still read to the end so every error is reported at once.
+    roll back; rows are still read to the end so every error is counted at once. An
+    ImportFileError may come after chunks were written: the caller rolls back then too.
     """
     report = ImportReport()
     chunk: list[ImportRow] = []
-    for item in read_import_rows(lines):
+    for item in read_import_rows(lines, report.notices):
         report.rows += 1
         if isinstance(item, RowError):
-            report.errors.append(item)
+            report.add_error(item)
             continue
         if report.errors and not skip_invalid:
             continue

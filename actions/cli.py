@@ -4,21 +4,20 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy.exc import OperationalError
 
 from actions import db
-from actions.billing import ImportFileError, ImportReport, export_readings, import_accounts
+from actions.billing import ImportFileError, ImportReport, decoded_lines, export_readings, import_accounts
 from actions.demo import DEMO_METERS, seed_demo
 from actions.models import utcnow
 from actions.reading import KYIV, in_reading_window, is_period, period_of, reading_window
@@ -55,10 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     imp = commands.add_parser(
         "import-accounts",
         help="імпорт рахунків і лічильників з CSV білінгу",
-        description="Імпорт з CSV (UTF-8) із заголовком account_number,address,meter_number,"
-        "meter_kind[,last_reading,last_period], рядок на лічильник. Повторний імпорт того ж "
-        "файлу нічого не змінює. Якщо є хоч один некоректний рядок, нічого не записується "
-        "(хіба що задано --skip-invalid).",
+        description="Імпорт з CSV (UTF-8, BOM можна) із заголовком account_number,address,meter_number,"
+        "meter_kind[,last_reading,last_period], рядок на лічильник; інші стовпці пропускаються з "
+        "попередженням. Повторний імпорт того ж файлу нічого не змінює. Якщо є хоч один "
+        "некоректний рядок, нічого не записується (хіба що задано --skip-invalid); пошкоджений файл "
+        "(кодування, заголовок, не CSV) не записується ніколи. Коди виходу: 1 некоректні рядки, "
+        "2 файл чи заголовок, 3 база даних.",
     )
     imp.add_argument("file", metavar="FILE.csv", help="шлях до файлу, або - для стандартного вводу")
     imp.add_argument(
@@ -307,13 +308,11 @@ class _NothingWritten(Exception):
 def _import_accounts(args: argparse.Namespace) -> int:
     try:
         with ExitStack() as stack:
-            source: TextIO = (
-                _stdin(stack)
-                if args.file == "-"
-                else stack.enter_context(open(args.file, encoding="utf-8-sig", newline=""))
+            source: BinaryIO = (
+                sys.stdin.buffer if args.file == "-" else stack.enter_context(open(args.file, "rb"))
             )
             with db.transaction() as session:
-                report = import_accounts(session, source, skip_invalid=args.skip_invalid)
+                report = import_accounts(session, decoded_lines(source), skip_invalid=args.skip_invalid)
                 if report.errors and not args.skip_invalid:
                     raise _NothingWritten
     except OSError as error:
@@ -331,20 +330,13 @@ def _import_accounts(args: argparse.Namespace) -> int:
     return 0
 
 
-def _stdin(stack: ExitStack) -> TextIO:
-    """Standard input read like a file: strict UTF-8 (BOM optional), newlines left to csv."""
-    if not hasattr(sys.stdin, "buffer"):
-        return sys.stdin
-    source = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8-sig", newline="")
-    stack.callback(source.detach)
-    return source
-
-
 def _print_errors(report: ImportReport) -> None:
+    for notice in report.notices:
+        print(f"otke: увага: {notice}", file=sys.stderr)
     for error in report.errors[:SHOWN_ERRORS]:
         print(error, file=sys.stderr)
-    if len(report.errors) > SHOWN_ERRORS:
-        print(f"... і ще {len(report.errors) - SHOWN_ERRORS} помилок", file=sys.stderr)
+    if report.error_count > SHOWN_ERRORS:
+        print(f"... і ще {report.error_count - SHOWN_ERRORS} помилок", file=sys.stderr)
 
 
 def _export_readings(args: argparse.Namespace) -> int:

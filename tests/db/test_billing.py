@@ -9,7 +9,14 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from actions.billing import CHUNK_ROWS, ImportReport, RowError, export_readings, import_accounts
+from actions.billing import (
+    CHUNK_ROWS,
+    KEPT_ERRORS,
+    ImportReport,
+    RowError,
+    export_readings,
+    import_accounts,
+)
 from actions.demo import seed_demo
 from actions.meter import find_meter
 from actions.models import Account, Meter, MeterKind
@@ -182,6 +189,21 @@ def test_invalid_rows_reported_all_and_nothing_counted(session: Session) -> None
     report = import_accounts(session, MIXED)
     assert report.errors == MIXED_ERRORS
     assert counts(report) == (5, 3, 0, 0, 0, 0, 0, 0)
+    assert table_counts(session) == (0, 0, 0)
+
+
+def test_errors_are_counted_all_but_kept_only_first(session: Session) -> None:
+    # A garbage file can have millions of bad rows: the report keeps the first KEPT_ERRORS.
+    lines = [HEADER] + [f"{'9' * 1000},a,{i},heat,," for i in range(KEPT_ERRORS + 500)] + BASIC[1:]
+    report = import_accounts(session, lines)
+    assert (report.rows, report.error_count, len(report.errors)) == (
+        KEPT_ERRORS + 503,
+        KEPT_ERRORS + 500,
+        KEPT_ERRORS,
+    )
+    assert report.errors[0] == RowError(2, f"номер особового рахунку має бути з п'яти цифр: '{'9' * 40}…'")
+    assert report.errors[-1].line == KEPT_ERRORS + 1
+    assert report.summary().startswith(f"рядків: {KEPT_ERRORS + 503}, з помилками: {KEPT_ERRORS + 500}; ")
     assert table_counts(session) == (0, 0, 0)
 
 

@@ -181,8 +181,8 @@ def test_import_invalid_utf8(committed_db: str, tmp_path: Path) -> None:
     result = otke("import-accounts", str(path))
     assert result.returncode == 2
     assert (
-        result.stderr
-        == f"otke: {path}: файл не в кодуванні UTF-8 (збережіть його як «CSV UTF-8»); нічого не записано\n"
+        result.stderr == f"otke: {path}: рядок 2: файл не в кодуванні UTF-8, схоже на Windows-1251; "
+        "збережіть його як «CSV UTF-8»; нічого не записано\n"
     )
     assert counts() == (0, 0, 0)
 
@@ -218,8 +218,8 @@ def test_import_invalid_utf8_from_stdin(committed_db: str) -> None:
     result = otke("import-accounts", "-", stdin=("\n".join(GOOD) + "\n").encode("cp1251"))
     assert result.returncode == 2
     assert (
-        result.stderr
-        == "otke: -: файл не в кодуванні UTF-8 (збережіть його як «CSV UTF-8»); нічого не записано\n"
+        result.stderr == "otke: -: рядок 2: файл не в кодуванні UTF-8, схоже на Windows-1251; "
+        "збережіть його як «CSV UTF-8»; нічого не записано\n"
     )
     assert counts() == (0, 0, 0)
 
