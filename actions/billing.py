@@ -534,16 +534,25 @@ def export_readings(session: Session, period: str, out: TextIO) -> int:
     for account, meter, kind, digits, value, before, submitted_at, channel in rows:
         writer.writerow(
             (
-                account,
-                meter,
-                kind.value,
+                _cell(account),
+                _cell(meter),
+                _cell(kind.value),
                 period,
                 format_value(value),
                 "" if before is None else format_value(before),
                 "" if before is None else format_value(consumption(before, value, digits)),
                 submitted_at.astimezone(KYIV).isoformat(timespec="seconds"),
-                channel,
+                _cell(channel),
             )
         )
         count += 1
     return count
+
+
+def _cell(text: str) -> str:
+    """A text cell that a spreadsheet shows as text, never runs as a formula.
+
+    The importer refuses such values, but the register may hold older or hand-made ones. Numbers
+    we format ourselves are left alone: billing reads them as numbers.
+    """
+    return "'" + text if text.startswith(FORMULA_START) else text
