@@ -46,7 +46,17 @@ from tests.e2e.conftest import (
 from tests.e2e.test_viber import message, viber_user
 from tests.faults.tcp_proxy import TcpProxy
 
-__all__ = ["Stack", "message", "running_stack", "viber_user", "wait_for"]
+__all__ = [
+    "APOLOGY",
+    "MENU",
+    "Stack",
+    "keyboard",
+    "message",
+    "running_stack",
+    "texts",
+    "viber_user",
+    "wait_for",
+]
 
 Profile = Literal["production", "embedded"]
 MENU = ["Передати показання", "Додати лічильник", "Мої лічильники", "Історія показань", "Контакти"]
@@ -353,6 +363,3 @@ def embedded_stack(
     name = f"faults-{request.module.__name__.rsplit('.', 1)[-1]}-embedded"
     with running_stack(name, model_path, "embedded", tmp_path_factory.mktemp("stack")) as stack:
         yield stack
-
-
-__all__ += ["APOLOGY", "MENU", "OUTPUT", "keyboard", "texts"]
