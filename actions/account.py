@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions.models import Account
+from actions.typed import suspicious, typed
 
 ACCOUNT_DIGITS = 5
 ACCOUNT_NUMBER = re.compile(r"[0-9]{5}")
@@ -35,7 +36,13 @@ def is_account_number(text: str) -> bool:
 
 
 def parse_account_number(text: str) -> str:
-    """The account number in typed text: "№ 12 345", "о/р 12345" -> "12345"."""
+    """The account number in typed text: "№ 12 345", "о/р 12345", "１２３４５" -> "12345".
+
+    Digits of another script ("١٢٣٤٥") are refused, even next to ASCII ones (actions.typed).
+    """
+    text = typed(text)
+    if suspicious(text):
+        raise AccountRefused("not_digits")
     compact = text.strip()
     while (label := _LABEL.match(compact)) and label.end() > 0:
         compact = compact[label.end() :]

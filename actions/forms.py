@@ -206,7 +206,8 @@ def choose_meter(cards: list[MeterCard], typed: str, from_button: str | None) ->
     by_number = [card for card in cards if card.number.casefold() == wanted.casefold()]
     if len(by_number) == 1:
         return by_number[0]
-    if wanted.isdigit() and 1 <= int(wanted) <= len(cards) <= 9:
+    # A position is one ASCII digit: isdigit() and int() also take "²", "١" and 5,000-digit strings.
+    if len(wanted) == 1 and "1" <= wanted <= "9" and int(wanted) <= len(cards) <= 9:
         return cards[int(wanted) - 1]
     lowered = typed.casefold()
     by_kind = [card for card in cards if any(word in lowered for word in _KIND_WORDS[card.kind])]

@@ -18,6 +18,7 @@ from actions.models import (
     utcnow,
 )
 from actions.subscriber import Identity
+from actions.typed import suspicious, typed
 
 # Meter numbers as printed on receipts: digits, sometimes Latin or Cyrillic letters, "-", "/", ".".
 METER_NUMBER = re.compile(r"[0-9A-Za-z\u0400-\u04ff./-]{1,32}")
@@ -108,15 +109,19 @@ def meter_title(meter: Meter) -> str:
 
 
 def normalise_meter_number(text: str) -> str:
-    """The meter number in typed text: "№ 222 222", "лічильник 222222" -> "222222"."""
-    return "".join(_METER_LABEL.sub("", text.strip(), count=1).split())
+    """The meter number in typed text: "№ 222 222", "лічильник 222222", "２２２２２２" -> "222222"."""
+    return "".join(_METER_LABEL.sub("", typed(text).strip(), count=1).split())
 
 
 def meter_number_candidates(text: str) -> list[str]:
     """What a typed meter number may be: the text without labels, then each standalone number in it.
 
-    "номер лічильника 222222" and "222222 гаряча вода" both find meter 222222.
+    "номер лічильника 222222" and "222222 гаряча вода" both find meter 222222; a text with digits
+    of another script ("٢22222") or reordering marks finds none (actions.typed).
     """
+    text = typed(text)
+    if suspicious(text):
+        return []
     candidates = [normalise_meter_number(text)]
     for group in re.findall(r"(?<![0-9A-Za-z\u0400-\u04ff])[0-9]{4,32}(?![0-9A-Za-z\u0400-\u04ff])", text):
         if group not in candidates:

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from actions.models import Meter, Reading, ReadingStatus, utcnow
+from actions.typed import suspicious, typed
 
 KYIV = ZoneInfo("Europe/Kyiv")
 CENT = Decimal("0.01")
@@ -44,12 +45,18 @@ def parse_reading(
 
     Raises ReadingRefused with reason ``empty``, ``not_a_number``, ``negative``,
     ``too_many_decimals`` or ``too_many_digits`` (more integer digits than the register has).
-    With ``among_words`` a single number in a short text counts ("показання 123,45 м³");
-    files from billing are read without it.
+    With ``among_words`` (what a subscriber typed) full-width digits count ("１２３．４５", see
+    actions.typed) and a single number in a short text counts ("показання 123,45 м³"); files
+    from billing are read without it: ASCII only, the number alone.
     """
+    original = text
+    if among_words:
+        text = typed(text)
     compact = _SPACES.sub("", text)
     if not compact:
-        raise ReadingRefused("empty", text)
+        raise ReadingRefused("empty", original)
+    if among_words and suspicious(text):
+        raise ReadingRefused("not_a_number", original)
     if (
         among_words
         and _NUMBER.fullmatch(compact.lstrip("+-\u2212")) is None
@@ -58,29 +65,34 @@ def parse_reading(
         # "показання 123,45", "123.45 м³": the one number among words is the reading.
         compact = _SPACES.sub("", only)
     if compact[0] in "-\u2212" and _digits(_NUMBER.fullmatch(compact[1:])):
-        raise ReadingRefused("negative", text)
+        raise ReadingRefused("negative", original)
     match = _NUMBER.fullmatch(compact.removeprefix("+"))
     if match is None or not _digits(match):
-        raise ReadingRefused("not_a_number", text)
+        raise ReadingRefused("not_a_number", original)
     whole, fraction = match.group(1), match.group(2) or ""
     if len(fraction) > 2:
-        raise ReadingRefused("too_many_decimals", text)
+        raise ReadingRefused("too_many_decimals", original)
     if len(whole.lstrip("0")) > register_digits:
-        raise ReadingRefused("too_many_digits", text)
+        raise ReadingRefused("too_many_digits", original)
     return Decimal(f"{whole or '0'}.{fraction or '0'}").quantize(CENT)
 
 
 # A number as people type it among words: optional sign, digits, optional decimal part.
 _NUMBER_IN_TEXT = re.compile(r"(?<![0-9.,])[-\u2212+]?[0-9]+(?:[.,][0-9]+)?(?![0-9]|[.,][0-9])")
 _HAS_LETTER_NUMBER_MIX = re.compile(r"[0-9][^\W\d_]|[^\W\d_][0-9]")
+# Signs of code or a template rather than words: "{0.__class__}", "${7}", "<b>5</b>", "1_000".
+_CODE_LIKE = re.compile(r"[{}\[\]<>$%=*_\\|^~`]")
 
 
 def single_number(text: str) -> str | None:
     """The one number in a short text of words and a number, or None if there is not exactly one.
 
-    Letters glued to digits ("12з.45", "1e3", "0x1F") never count: that is a typo, not a reading.
+    Letters glued to digits ("12з.45", "1e3", "0x1F") never count: that is a typo, not a reading;
+    nor does a text with digits of another script ("12٣.45") or reordering marks (actions.typed),
+    or one that looks like code ("{0.__class__}" is no reading of 0).
     """
-    if _HAS_LETTER_NUMBER_MIX.search(text):
+    text = typed(text)
+    if _HAS_LETTER_NUMBER_MIX.search(text) or suspicious(text) or _CODE_LIKE.search(text):
         return None
     numbers = _NUMBER_IN_TEXT.findall(text)
     return numbers[0] if len(numbers) == 1 else None

@@ -85,7 +85,7 @@ async def test_account_accepted(demo: dict[str, str], register: Register, typed:
     assert register.failures() == 0
 
 
-@pytest.mark.parametrize("typed", ["abc", "12a45", "１２３４５", "١٢٣٤٥", "12345abc", "-", "рахунок"])
+@pytest.mark.parametrize("typed", ["abc", "12a45", "١٢٣٤٥", "12345abc", "-", "рахунок"])
 async def test_account_not_digits(demo: dict[str, str], register: Register, typed: str) -> None:
     result = await run(ValidateRegistrationForm(), account_turn(typed))
 
