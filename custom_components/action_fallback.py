@@ -7,7 +7,9 @@ action's events and goes on predicting: with the action server down, a form step
 and an unvalidated value stays in its slot. Here a custom action whose call fails (no connection,
 a timeout, a 5xx, an answer that is not an action server's) instead:
 
-- utters ``utter_service_unavailable`` (the apology with the menu buttons, from domain.yml);
+- utters ``utter_service_unavailable`` (the apology with the menu buttons, from domain.yml) when
+  no connection could be made, or ``utter_service_interrupted`` when the call got through and
+  then failed (a timeout, a 5xx, a cut connection), since the action may have saved by then;
 - ends the active form, if any, and clears its slots, so the flow starts again from the beginning;
 - makes ``action_listen`` the next action, so no rule runs on the half-finished flow.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
+import aiohttp
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, REQUESTED_SLOT
 from rasa.shared.core.events import ActiveLoop, Event, FollowupAction, SlotSet
@@ -33,7 +36,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-UNAVAILABLE = "utter_service_unavailable"
+UNAVAILABLE = "utter_service_unavailable"  # "nothing was saved": true when no call got through
+INTERRUPTED = "utter_service_interrupted"  # the action may have finished: no such promise
 
 _run_remote_action = RemoteAction.run
 
@@ -59,7 +63,8 @@ async def run_or_apologise(
             UNAVAILABLE,
             f" and ended {form}" if form else "",
         )
-        return await service_unavailable(output_channel, nlg, tracker, domain)
+        apology = UNAVAILABLE if _never_reached(error) else INTERRUPTED
+        return await service_unavailable(output_channel, nlg, tracker, domain, apology)
 
 
 async def service_unavailable(
@@ -67,10 +72,11 @@ async def service_unavailable(
     nlg: NaturalLanguageGenerator,
     tracker: DialogueStateTracker,
     domain: Domain,
+    apology: str = UNAVAILABLE,
 ) -> list[Event]:
     """The apology, the end of the active form with its slots cleared, then listening."""
     events: list[Event] = list(
-        await RemoteAction._utter_responses([{"response": UNAVAILABLE}], output_channel, nlg, tracker)
+        await RemoteAction._utter_responses([{"response": apology}], output_channel, nlg, tracker)
     )
     form = tracker.active_loop_name
     if form:
@@ -80,11 +86,22 @@ async def service_unavailable(
     return events
 
 
+def _root(error: BaseException) -> BaseException:
+    while (cause := error.__cause__ or error.__context__) is not None:
+        error = cause
+    return error
+
+
+def _never_reached(error: BaseException) -> bool:
+    """Whether the call failed before the action server could have done anything (no connection).
+    After a timeout, a 5xx or a cut connection the action may have saved, so the apology must not
+    say that nothing was saved."""
+    return isinstance(_root(error), (aiohttp.ClientConnectorError, ConnectionRefusedError))
+
+
 def _reason(error: BaseException) -> str:
     """What went wrong, on one line: the root cause (Rasa wraps the aiohttp error in its own)."""
-    root = error
-    while (cause := root.__cause__ or root.__context__) is not None:
-        root = cause
+    root = _root(error)
     return f"{type(root).__name__}: {root}"[:300]
 
 

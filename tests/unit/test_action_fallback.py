@@ -87,7 +87,8 @@ def described(events):
     for e in events:
         if isinstance(e, BotUttered):
             buttons = [b["title"] for b in e.data.get("buttons") or []]
-            out.append(f"say {e.text[:24]} | {len(buttons)} buttons")
+            saved = "nothing saved" if "нічого не збережено" in e.text else "check the history"
+            out.append(f"say {e.text[:24]} | {saved} | {len(buttons)} buttons")
         elif isinstance(e, ActiveLoop):
             out.append(f"loop {e.name}")
         elif isinstance(e, SlotSet):
@@ -119,30 +120,41 @@ async def main():
 asyncio.run(main())
 """
 
-APOLOGY = "say Вибачте, сервіс тимчасов | 5 buttons"
-PLAIN = [APOLOGY, "next action_listen"]
-FORM_ENDED = [
-    APOLOGY,
-    "loop None",
-    "slot requested_slot=None",
-    "slot account_number=None",
-    "slot meter_number=None",
-    "next action_listen",
-    # Rasa's own end of a form whose validation asked for nothing more
-    "slot requested_slot=None",
-    "loop None",
-]
-ACTIVATION_ENDED = [
-    "loop reading_form",
-    APOLOGY,
-    "loop None",
-    "slot requested_slot=None",
-    "slot meter_id=None",
-    "slot reading_value=None",
-    "slot reading_confirmed=None",
-    "next action_listen",
-    "loop None",  # Rasa's own deactivation, as after any finished form
-]
+# No connection: nothing can have been saved. Any later failure: the action may have saved.
+NOTHING_SAVED = "say Вибачте, сервіс тимчасов | nothing saved | 5 buttons"
+CHECK_HISTORY = "say Вибачте, сервіс тимчасов | check the history | 5 buttons"
+
+
+def plain(apology: str) -> list[str]:
+    return [apology, "next action_listen"]
+
+
+def form_ended(apology: str) -> list[str]:
+    return [
+        apology,
+        "loop None",
+        "slot requested_slot=None",
+        "slot account_number=None",
+        "slot meter_number=None",
+        "next action_listen",
+        # Rasa's own end of a form whose validation asked for nothing more
+        "slot requested_slot=None",
+        "loop None",
+    ]
+
+
+def activation_ended(apology: str) -> list[str]:
+    return [
+        "loop reading_form",
+        apology,
+        "loop None",
+        "slot requested_slot=None",
+        "slot meter_id=None",
+        "slot reading_value=None",
+        "slot reading_confirmed=None",
+        "next action_listen",
+        "loop None",  # Rasa's own deactivation, as after any finished form
+    ]
 
 
 def probe(mode: str) -> dict[str, dict[str, object]]:
@@ -165,14 +177,22 @@ def patched() -> dict[str, dict[str, object]]:
     return probe("patched")
 
 
-@pytest.mark.parametrize("failure", ["refused", "timeout", "http 500", "not an action server answer"])
+@pytest.mark.parametrize(
+    ("failure", "apology"),
+    [
+        ("refused", NOTHING_SAVED),
+        ("timeout", CHECK_HISTORY),
+        ("http 500", CHECK_HISTORY),
+        ("not an action server answer", CHECK_HISTORY),
+    ],
+)
 def test_a_failed_call_apologises_ends_the_form_and_listens(
-    patched: dict[str, dict[str, object]], failure: str
+    patched: dict[str, dict[str, object]], failure: str, apology: str
 ) -> None:
     assert patched[failure] == {
-        "plain action": PLAIN,
-        "form validation": FORM_ENDED,
-        "form activation": ACTIVATION_ENDED,
+        "plain action": plain(apology),
+        "form validation": form_ended(apology),
+        "form activation": activation_ended(apology),
     }
 
 
