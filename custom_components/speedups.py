@@ -15,7 +15,8 @@ Imported by ``custom_components/__init__.py``, so every Rasa process that loads 
   imported later is still found.
 - Every call to the action server opened a new HTTP connection (a new aiohttp session per
   request). Calls now share one keep-alive session per endpoint and event loop; a call that
-  finds its reused connection closed by the server is sent once more on a new connection.
+  finds its reused connection closed by the server is sent once more on a new connection. An
+  endpoint's ``timeout`` in endpoints.yml bounds each call (Rasa 3.6 waits five minutes).
 - Every call to the action server carried the whole domain, 44 KB of JSON of which 39 KB are
   the responses, encoded here and decoded there for each of the two or three calls of a turn.
   The domain now goes without its responses: our actions read their texts from the same
@@ -190,6 +191,9 @@ async def _request(
             raise FileNotFoundException(
                 f"Failed to find certificate file, '{self.cafile}' does not exist."
             ) from error
+    if self.kwargs.get("timeout") is not None:
+        # endpoints.yml's `timeout` (seconds) instead of Rasa's fixed five minutes per action call
+        kwargs["timeout"] = aiohttp.ClientTimeout(total=float(self.kwargs["timeout"]))
     params = self.combine_parameters(kwargs)
     url = concat_url(self.url, subpath)
     for attempt in (1, 2):

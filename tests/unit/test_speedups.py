@@ -236,3 +236,27 @@ def test_event_by_event_validation_agrees_with_the_whole_schema() -> None:
     assert 30 < results["valid ones"] < results["checked"]  # type: ignore[operator]
     missing = set(results["schema types"]) - set(results["types covered"])  # type: ignore[arg-type]
     assert missing <= {"form", "form_validation", "user_featurization", "export"}
+
+
+TIMEOUT_PROBE = """
+import asyncio, json, socket
+import custom_components
+from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
+from rasa.utils.endpoints import EndpointConfig
+silent = socket.create_server(("127.0.0.1", 0))  # accepts, never answers
+url = f"http://127.0.0.1:{silent.getsockname()[1]}/webhook"
+
+async def main():
+    try:
+        await EndpointConfig(url, timeout=0.5).request(json={}, timeout=DEFAULT_REQUEST_TIMEOUT)
+        return "answered"
+    except asyncio.TimeoutError:
+        return "gave up"
+
+print(json.dumps({"outcome": asyncio.run(main()), "rasa's wait": DEFAULT_REQUEST_TIMEOUT}))
+"""
+
+
+def test_an_endpoints_timeout_bounds_each_call() -> None:
+    # Without the endpoint's timeout the call would wait Rasa's five minutes, past the probe's limit.
+    assert _probe(TIMEOUT_PROBE) == {"outcome": "gave up", "rasa's wait": 300}
