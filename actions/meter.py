@@ -123,7 +123,7 @@ def meter_number_candidates(text: str) -> list[str]:
     if suspicious(text):
         return []
     candidates = [normalise_meter_number(text)]
-    for group in re.findall(r"(?<![0-9A-Za-z\u0400-\u04ff])[0-9]{4,32}(?![0-9A-Za-z\u0400-\u04ff])", text):
+    for group in re.findall(r"(?<![0-9A-Za-z_\u0400-\u04ff])[0-9]{4,32}(?![0-9A-Za-z_\u0400-\u04ff])", text):
         if group not in candidates:
             candidates.append(group)
     return [c for c in candidates if METER_NUMBER.fullmatch(c)]

@@ -178,7 +178,18 @@ def submit_reading(
     period: str | None = None,
     submitted_at: dt.datetime | None = None,
 ) -> Submission:
-    """Record an accepted reading; an accepted one for the same meter and period is superseded."""
+    """Record an accepted reading; an accepted one for the same meter and period is superseded.
+
+    The value must already be a reading (parse_reading): NaN, infinities, negative values and
+    fractions of a cent raise ReadingRefused here rather than enter the register (PostgreSQL's
+    NUMERIC takes 'NaN', and NaN passes the CHECK value >= 0).
+    """
+    if not value.is_finite():
+        raise ReadingRefused("not_a_number", str(value))
+    if value < 0:
+        raise ReadingRefused("negative", str(value))
+    if value != value.quantize(CENT):
+        raise ReadingRefused("too_many_decimals", str(value))
     submitted_at = submitted_at or utcnow()
     period = period or period_of(submitted_at)
     # Serialise submissions for one meter, so supersede-then-insert cannot interleave.

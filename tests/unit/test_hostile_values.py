@@ -203,6 +203,7 @@ def test_folded_account_numbers_are_accepted(typed_text: str) -> None:
         "%s%s%n",
         "{0.__class__}",
         "1_000",
+        "2_22222",  # not the number 22222 glued to "2_"
         "x" * 33,
         "",
         "  ",
