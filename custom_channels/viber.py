@@ -8,6 +8,7 @@ The channel speaks Viber only: who may do what is the action server's business.
 from __future__ import annotations
 
 import asyncio
+import enum
 import json
 import logging
 import os
@@ -36,6 +37,10 @@ UNSUBSCRIBED = "/unsubscribed"
 NON_TEXT = "/non_text_message"
 SEEN_TOKENS = 100_000
 TOKEN_TTL_SECONDS = 24 * 3600
+# How long a delivery being handled keeps its repeats out: well above a turn's longest time, short
+# enough that Viber's retries of a callback whose Rasa process died are handled.
+PENDING_TTL_SECONDS = 45
+RETRY_AFTER_SECONDS = 5
 SEND_TIMEOUT_SECONDS = 10
 
 
@@ -95,41 +100,72 @@ def _user(value: Any) -> tuple[str, dict[str, Any]]:
 # --- at-least-once delivery: remember the message tokens already handled ---------------------
 
 
+class Claim(enum.Enum):
+    NEW = "new"  # handle it
+    IN_PROGRESS = "in progress"  # another delivery is being handled right now
+    DONE = "done"  # handled: acknowledge again, do nothing
+
+
 class TokenMemory:
-    """Bounded, time-limited memory of callbacks being or already handled (one process)."""
+    """Bounded, time-limited memory of callbacks being or already handled (one process).
 
-    def __init__(self, size: int = SEEN_TOKENS, ttl: float = TOKEN_TTL_SECONDS) -> None:
-        self.size, self.ttl = size, ttl
-        self._seen: OrderedDict[str, float] = OrderedDict()
+    A claim is "in progress" only for PENDING_TTL_SECONDS: if the process handling it dies, a
+    later retry is handled. Once handled, the token is remembered as done for the full TTL.
+    """
 
-    async def claim(self, token: str) -> bool:
-        """True for a token not seen within the TTL (and remember it); False for a repeat."""
+    def __init__(
+        self,
+        size: int = SEEN_TOKENS,
+        ttl: float = TOKEN_TTL_SECONDS,
+        pending_ttl: float = PENDING_TTL_SECONDS,
+    ) -> None:
+        self.size, self.ttl, self.pending_ttl = size, ttl, pending_ttl
+        self._seen: OrderedDict[str, tuple[bool, float]] = OrderedDict()  # token: (done, expiry)
+
+    async def claim(self, token: str) -> Claim:
         now = time.monotonic()
-        while self._seen and next(iter(self._seen.values())) < now:
+        while self._seen and next(iter(self._seen.values()))[1] < now:
             self._seen.popitem(last=False)
-        if token in self._seen:
-            return False
-        self._seen[token] = now + self.ttl
-        if len(self._seen) > self.size:
-            self._seen.popitem(last=False)
-        return True
+        entry = self._seen.get(token)
+        if entry is not None and entry[1] >= now:
+            return Claim.DONE if entry[0] else Claim.IN_PROGRESS
+        self._remember(token, False, now + self.pending_ttl)
+        return Claim.NEW
+
+    async def done(self, token: str) -> None:
+        """The callback was handled: acknowledge its repeats for the full TTL."""
+        self._remember(token, True, time.monotonic() + self.ttl)
 
     async def release(self, token: str) -> None:
         """Forget a token whose handling failed, so Viber's retry is processed."""
         self._seen.pop(token, None)
 
+    def _remember(self, token: str, done: bool, expiry: float) -> None:
+        self._seen.pop(token, None)
+        self._seen[token] = (done, expiry)
+        if len(self._seen) > self.size:
+            self._seen.popitem(last=False)
+
 
 class RedisTokenMemory(TokenMemory):
     """The same memory shared by every Rasa instance through Redis (SET NX with expiry)."""
 
-    def __init__(self, url: str, ttl: float = TOKEN_TTL_SECONDS) -> None:
-        super().__init__(ttl=ttl)
+    def __init__(
+        self, url: str, ttl: float = TOKEN_TTL_SECONDS, pending_ttl: float = PENDING_TTL_SECONDS
+    ) -> None:
+        super().__init__(ttl=ttl, pending_ttl=pending_ttl)
         import redis.asyncio as redis  # only needed when configured
 
         self._redis = redis.from_url(url)
 
-    async def claim(self, token: str) -> bool:
-        return bool(await self._redis.set(f"viber:token:{token}", 1, nx=True, ex=int(self.ttl)))
+    async def claim(self, token: str) -> Claim:
+        key = f"viber:token:{token}"
+        if await self._redis.set(key, "pending", nx=True, ex=max(1, int(self.pending_ttl))):
+            return Claim.NEW
+        return Claim.DONE if await self._redis.get(key) == b"done" else Claim.IN_PROGRESS
+
+    async def done(self, token: str) -> None:
+        await self._redis.set(f"viber:token:{token}", "done", ex=max(1, int(self.ttl)))
 
     async def release(self, token: str) -> None:
         await self._redis.delete(f"viber:token:{token}")
@@ -294,7 +330,7 @@ class ViberInput(InputChannel):
                 return response.json({"error": "not a Viber callback"}, status=400)
             try:
                 # Shielded: when Viber stops waiting and closes the connection, Sanic cancels this
-                # handler; the turn must still finish (its token is taken, so the retry is dropped).
+                # handler; the turn must still finish (a retry meanwhile is told to come back later).
                 return await asyncio.shield(self._handle(callback, on_new_message))
             except BadCallback as error:
                 return response.json({"error": f"malformed callback: {error}"}, status=400)
@@ -326,11 +362,21 @@ class ViberInput(InputChannel):
             logger.info("viber: ignored an unknown event %r", event[:40])
             return response.json({"status": "ok"})
         token = _token(callback.get("message_token"))
-        if not await self.memory.claim(token):
+        claim = await self.memory.claim(token)
+        if claim is Claim.DONE:
             logger.info("viber: callback %s already handled; acknowledged again", token)
             return response.json({"status": "ok"})
+        if claim is Claim.IN_PROGRESS:
+            # Not acknowledged: if the delivery being handled dies with its process, Viber's next
+            # retry (after the claim lapses) is handled; if it finishes, the retry is acknowledged.
+            logger.info("viber: callback %s is being handled; Viber will retry it", token)
+            return response.json(
+                {"error": "being handled"}, status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+            )
         try:
-            return await handler(callback, token, on_new_message)
+            answer = await handler(callback, token, on_new_message)
+            await self.memory.done(token)
+            return answer
         except BadCallback:
             await self.memory.release(token)
             raise

@@ -19,6 +19,7 @@ PROBE = Path(__file__).with_name("token_memory_probe.py")
 # Database 15, as in the end-to-end tests: never a real deployment's keys.
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TOKEN_TTL_SECONDS = 24 * 3600
+PENDING_TTL_SECONDS = 45
 DEFAULT_API_URL = "https://chatapi.viber.com/pa"
 
 
@@ -55,50 +56,61 @@ def test_the_probe_sees_the_same_default_api_url(probe: dict[str, Any]) -> None:
 
 def test_a_token_is_claimed_once(probe: dict[str, Any]) -> None:
     memory = probe["token_memory"]
-    assert (memory["new"], memory["repeat"], memory["other"]) == (True, False, True)
+    assert (memory["new"], memory["repeat_while_handled"], memory["other"]) == ("new", "in progress", "new")
+    assert memory["repeat_after_done"] == "done"
 
 
 def test_a_released_token_can_be_claimed_again(probe: dict[str, Any]) -> None:
     memory = probe["token_memory"]
-    assert memory["after_release"] is True
-    assert memory["again_after_release"] is False
+    assert memory["after_release"] == "new"
+    assert memory["again_after_release"] == "in progress"
     assert memory["release_unknown_ok"] is True
 
 
-def test_a_token_is_forgotten_after_its_ttl(probe: dict[str, Any]) -> None:
+def test_a_claim_whose_handler_died_lapses_and_a_done_token_is_forgotten_after_its_ttl(
+    probe: dict[str, Any],
+) -> None:
     memory = probe["token_memory"]
-    assert (memory["ttl_new"], memory["ttl_repeat_at_once"]) == (True, False)
-    assert memory["ttl_after_expiry"] is True
-    assert memory["ttl_repeat_after_reclaim"] is False
+    assert (memory["pending_new"], memory["pending_after_lapse"]) == ("new", "new")
+    assert memory["done_repeat_at_once"] == "done"
+    assert memory["done_after_expiry"] == "new"
 
 
 def test_the_memory_is_bounded_and_evicts_the_oldest(probe: dict[str, Any]) -> None:
     memory = probe["token_memory"]
-    assert memory["size_claims"] == [True, True, True, True]
+    assert memory["size_claims"] == ["new"] * 4
     assert memory["size_remembered"] == ["2", "3", "4"]
-    assert (memory["size_repeat_3"], memory["size_repeat_4"]) == (False, False)
-    assert memory["size_evicted_1"] is True
+    assert (memory["size_repeat_3"], memory["size_repeat_4"]) == ("in progress", "in progress")
+    assert memory["size_evicted_1"] == "new"
     assert memory["size_remembered_after"] == ["3", "4", "1"]
 
 
 def test_redis_memory_is_shared_by_instances(probe: dict[str, Any]) -> None:
     redis = probe["redis"]
-    assert redis["claim"] is True
-    assert redis["claim_again_same_instance"] is False
-    assert redis["claim_other_instance"] is False  # another Rasa instance sees the claim
-    assert redis["stored"] == "1"
-    assert redis["independent_token"] is True
+    assert redis["claim"] == "new"
+    assert redis["claim_again_same_instance"] == "in progress"
+    assert redis["claim_other_instance"] == "in progress"  # another Rasa instance sees the claim
+    assert redis["stored_pending"] == "pending"
+    assert redis["stored"] == "done"
+    assert redis["claim_other_instance_after_done"] == "done"
+    assert redis["independent_token"] == "new"
 
 
 def test_redis_keys_expire(probe: dict[str, Any]) -> None:
-    assert 0 < probe["redis"]["ttl"] <= TOKEN_TTL_SECONDS
+    assert 0 < probe["redis"]["pending_ttl"] <= PENDING_TTL_SECONDS
+    assert PENDING_TTL_SECONDS < probe["redis"]["ttl"] <= TOKEN_TTL_SECONDS
+
+
+def test_redis_claim_of_a_killed_instance_lapses(probe: dict[str, Any]) -> None:
+    redis = probe["redis"]
+    assert (redis["lapsing_claim"], redis["claim_after_lapse_other"]) == ("new", "new")
 
 
 def test_redis_release_lets_the_retry_through(probe: dict[str, Any]) -> None:
     redis = probe["redis"]
     assert redis["key_after_release"] == 0
-    assert redis["claim_after_release"] is True
-    assert redis["claim_after_release_other"] is False
+    assert redis["claim_after_release"] == "new"
+    assert redis["claim_after_release_other"] == "in progress"
     assert redis["left_over_keys"] == 0
 
 

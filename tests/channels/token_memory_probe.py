@@ -26,30 +26,34 @@ CHANNEL_ENV = ("VIBER_AUTH_TOKEN", "VIBER_API_URL", "REDIS_URL")
 async def token_memory() -> dict[str, Any]:
     memory = TokenMemory()
     result: dict[str, Any] = {
-        "new": await memory.claim("a"),
-        "repeat": await memory.claim("a"),
-        "other": await memory.claim("b"),
+        "new": (await memory.claim("a")).value,
+        "repeat_while_handled": (await memory.claim("a")).value,
+        "other": (await memory.claim("b")).value,
     }
-    await memory.release("a")
-    result["after_release"] = await memory.claim("a")
-    result["again_after_release"] = await memory.claim("a")
+    await memory.done("a")
+    result["repeat_after_done"] = (await memory.claim("a")).value
+    await memory.release("b")
+    result["after_release"] = (await memory.claim("b")).value
+    result["again_after_release"] = (await memory.claim("b")).value
     await memory.release("never-claimed")  # forgetting an unknown token is harmless
     result["release_unknown_ok"] = True
 
-    short = TokenMemory(ttl=0.5)
-    result["ttl_new"] = await short.claim("t")
-    result["ttl_repeat_at_once"] = await short.claim("t")
-    await asyncio.sleep(0.7)
-    result["ttl_after_expiry"] = await short.claim("t")
-    result["ttl_repeat_after_reclaim"] = await short.claim("t")
+    short = TokenMemory(ttl=0.5, pending_ttl=0.3)
+    result["pending_new"] = (await short.claim("p")).value
+    await asyncio.sleep(0.4)  # its handler died: the claim lapses
+    result["pending_after_lapse"] = (await short.claim("p")).value
+    await short.done("p")
+    result["done_repeat_at_once"] = (await short.claim("p")).value
+    await asyncio.sleep(0.6)
+    result["done_after_expiry"] = (await short.claim("p")).value
 
     small = TokenMemory(size=3)
-    result["size_claims"] = [await small.claim(token) for token in ("1", "2", "3", "4")]
+    result["size_claims"] = [(await small.claim(token)).value for token in ("1", "2", "3", "4")]
     result["size_remembered"] = list(small._seen)
     # "1" was evicted (the oldest); "3" and "4" are still remembered.
-    result["size_repeat_3"] = await small.claim("3")
-    result["size_repeat_4"] = await small.claim("4")
-    result["size_evicted_1"] = await small.claim("1")
+    result["size_repeat_3"] = (await small.claim("3")).value
+    result["size_repeat_4"] = (await small.claim("4")).value
+    result["size_evicted_1"] = (await small.claim("1")).value
     result["size_remembered_after"] = list(small._seen)
     return result
 
@@ -60,21 +64,33 @@ async def redis_memory(url: str, prefix: str) -> dict[str, Any]:
     key = f"viber:token:{token}"
     try:
         result: dict[str, Any] = {
-            "claim": await first.claim(token),
-            "claim_again_same_instance": await first.claim(token),
-            "claim_other_instance": await second.claim(token),
-            "ttl": await first._redis.ttl(key),
-            "stored": (await first._redis.get(key) or b"").decode(),
+            "claim": (await first.claim(token)).value,
+            "claim_again_same_instance": (await first.claim(token)).value,
+            "claim_other_instance": (await second.claim(token)).value,
+            "pending_ttl": await first._redis.ttl(key),
+            "stored_pending": (await first._redis.get(key) or b"").decode(),
         }
+        await first.done(token)
+        result["ttl"] = await first._redis.ttl(key)
+        result["stored"] = (await first._redis.get(key) or b"").decode()
+        result["claim_other_instance_after_done"] = (await second.claim(token)).value
         await second.release(token)  # released by the other instance
         result["key_after_release"] = await first._redis.exists(key)
-        result["claim_after_release"] = await first.claim(token)
-        result["claim_after_release_other"] = await second.claim(token)
+        result["claim_after_release"] = (await first.claim(token)).value
+        result["claim_after_release_other"] = (await second.claim(token)).value
+        lapsing = RedisTokenMemory(url, pending_ttl=1)
+        dying = f"{prefix}-c"
+        result["lapsing_claim"] = (await lapsing.claim(dying)).value
+        await asyncio.sleep(1.5)  # the instance handling it was killed: nobody marks it done
+        result["claim_after_lapse_other"] = (await second.claim(dying)).value
+        await lapsing._redis.close()
         other = f"{prefix}-b"
-        result["independent_token"] = await second.claim(other)
-        await first.release(token)
-        await first.release(other)
-        result["left_over_keys"] = await first._redis.exists(key, f"viber:token:{other}")
+        result["independent_token"] = (await second.claim(other)).value
+        for name in (token, other, dying):
+            await first.release(name)
+        result["left_over_keys"] = await first._redis.exists(
+            key, f"viber:token:{other}", f"viber:token:{dying}"
+        )
         return result
     finally:
         await first._redis.close()
