@@ -279,14 +279,14 @@ message_texts = st.sampled_from(HOSTILE_TEXTS) | nasty_text
 # --- properties ---------------------------------------------------------------------------------
 
 
-@settings(FUZZ, max_examples=25)
+@settings(FUZZ, max_examples=40)
 @given(body=st.binary(max_size=400))
 def test_arbitrary_bytes(fuzzed: Servers, watch: Watch, body: bytes) -> None:
     post(fuzzed, body)
     watch.assert_unharmed()
 
 
-@settings(FUZZ, max_examples=25)
+@settings(FUZZ, max_examples=40)
 @given(value=json_values)
 def test_any_json_value_as_the_body(fuzzed: Servers, watch: Watch, value: Any) -> None:
     post(fuzzed, encode(value))
@@ -413,14 +413,14 @@ def test_what_the_fuzzer_found(fuzzed: Servers, watch: Watch, callback: dict[str
     watch.assert_unharmed()
 
 
-@settings(FUZZ, max_examples=60)
+@settings(FUZZ, max_examples=100)
 @given(callback=mutated_callbacks())
 def test_missing_fields_and_wrong_types(fuzzed: Servers, watch: Watch, callback: dict[str, Any]) -> None:
     post(fuzzed, encode(callback))
     watch.assert_unharmed()
 
 
-@settings(FUZZ, max_examples=40)
+@settings(FUZZ, max_examples=60)
 @given(text=message_texts)
 def test_hostile_texts_are_answered(fuzzed: Servers, watch: Watch, text: str) -> None:
     user = new_user_id()
@@ -476,7 +476,7 @@ def refused_as_reading(text: str) -> bool:
     return False
 
 
-@settings(FUZZ, max_examples=15)
+@settings(FUZZ, max_examples=25)
 @given(text=message_texts.filter(fits_a_callback))
 def test_hostile_texts_as_a_reading(fuzzed: Servers, reader: Reader, watch: Watch, text: str) -> None:
     assume(refused_as_reading(text))
@@ -487,7 +487,7 @@ def test_hostile_texts_as_a_reading(fuzzed: Servers, reader: Reader, watch: Watc
     watch.assert_unharmed()
 
 
-@settings(FUZZ, max_examples=15)
+@settings(FUZZ, max_examples=25)
 @given(text=message_texts.filter(fits_a_callback), stage=st.sampled_from(["account", "meter"]))
 def test_hostile_texts_in_the_registration_form(fuzzed: Servers, watch: Watch, text: str, stage: str) -> None:
     assume(not {"111111", "222222"} & set(meter_number_candidates(text)))
@@ -535,7 +535,7 @@ def test_deeply_nested_json(
     watch.assert_unharmed()
 
 
-@settings(FUZZ, max_examples=15)
+@settings(FUZZ, max_examples=20)
 @given(
     garbage=st.binary(min_size=1, max_size=8).filter(lambda raw: not _is_utf8(raw)),
     where=st.sampled_from(["text", "id", "event", "token", "key"]),
@@ -580,7 +580,7 @@ signatures = st.one_of(
 )
 
 
-@settings(FUZZ, max_examples=30)
+@settings(FUZZ, max_examples=40)
 @given(
     how=st.sampled_from(["garbage", "other token", "other body", "truncated", "extended"]),
     garbage=signatures,
