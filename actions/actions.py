@@ -7,6 +7,7 @@ slot or a button payload counts only if the subscriber talking registered that m
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -54,9 +55,17 @@ logger = logging.getLogger(__name__)
 HISTORY_PERIODS = 3
 
 
+# What PostgreSQL and UTF-8 cannot store (NUL, lone surrogates) and other control characters:
+# the REST and web chat channels pass the caller's metadata through as it came.
+_UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
 def _text_metadata(tracker: Tracker, key: str, limit: int) -> str | None:
     value = (tracker.latest_message.get("metadata") or {}).get(key)
-    return value[:limit] if isinstance(value, str) and value.strip() else None
+    if not isinstance(value, str):
+        return None
+    cleaned = _UNSTORABLE.sub("", value)[:limit]
+    return cleaned if cleaned.strip() else None
 
 
 def _reset(*slots: str) -> Events:

@@ -69,6 +69,14 @@ async def test_remember_cuts_long_metadata(register: Register) -> None:
     assert subscriber_row(Identity("rest", "tester")) == ("я" * 255, ("uk-UA" * 9)[:16])
 
 
+async def test_remember_drops_what_the_register_cannot_store(register: Register) -> None:
+    hostile = {"name": "Оле\x00на\ud800\x1b[31m", "language": "\x00\x00"}
+    result = await run(ActionRememberSubscriber(), tracker(intent="greet", metadata=hostile))
+
+    assert result.messages == []
+    assert subscriber_row(Identity("rest", "tester")) == ("Олена[31m", None)
+
+
 async def test_remember_without_a_channel_is_rest(register: Register) -> None:
     await run(ActionRememberSubscriber(), tracker(channel=None, intent="greet"))
 
