@@ -5,14 +5,20 @@ own session id, so every sender becomes ``webchat:<session id>``: a page that cl
 user's id ("viber:…") gets a conversation of its own, never that subscriber's. Only the page's
 origin may open a socket (WEBCHAT_ORIGINS), the same origin Rasa's CORS allows.
 
-python-socketio is pinned below 5.10 in the Rasa lock: from 5.10 on, Rasa 3.6's channel misses an
-``await`` on ``enter_room`` and replies never reach the browser (RasaHQ/rasa#13027); the browser
-test proves the pin.
+Rasa 3.6's ``session_request`` handler misses an ``await`` on ``enter_room`` (RasaHQ/rasa#13027):
+with python-socketio 5.10 or later replies never reach the browser. Both socket handlers are
+replaced here (the session request with the ``await``; both with the browser's data checked, since
+anyone can send anything), so python-socketio stays current: 5.9, which Rasa's bug needed, has a
+memory-exhaustion advisory on the public socket (fixed in 5.16.2). The browser test proves replies
+arrive.
 """
 
 from __future__ import annotations
 
+import inspect
+import logging
 import os
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,8 +26,11 @@ from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
 from sanic import Blueprint
 
+logger = logging.getLogger(__name__)
+
 CHANNEL = "webchat"
 PREFIX = f"{CHANNEL}:"
+MAX_SESSION_ID = 64
 
 
 def browser_room(recipient_id: str) -> str:
@@ -66,7 +75,52 @@ class WebChatInput(SocketIOInput):
             await on_new_message(message)
 
         blueprint = super().blueprint(qualified)
-        # Rasa opens the socket to every origin; only the company's page may connect.
-        if self.sio is not None and getattr(self, "origins", None):
-            self.sio.eio.cors_allowed_origins = self.origins
+        if self.sio is not None:
+            self._replace_handlers(self.sio, qualified)
+            # Rasa opens the socket to every origin; only the company's page may connect.
+            if getattr(self, "origins", None):
+                self.sio.eio.cors_allowed_origins = self.origins
         return blueprint
+
+    def _replace_handlers(self, sio: Any, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> None:
+        @sio.on("session_request", namespace=self.namespace)
+        async def session_request(sid: str, data: Any) -> None:
+            requested = data.get("session_id") if isinstance(data, dict) else None
+            session_id = requested if _is_session_id(requested) else uuid.uuid4().hex
+            if self.session_persistence:
+                joined = sio.enter_room(sid, session_id)  # a coroutine from python-socketio 5.10 on
+                if inspect.isawaitable(joined):
+                    await joined
+            await sio.emit("session_confirm", session_id, room=sid)
+
+        @sio.on(self.user_message_evt, namespace=self.namespace)
+        async def handle_message(sid: str, data: Any) -> None:
+            if not isinstance(data, dict) or not isinstance(data.get("message", ""), str):
+                logger.warning("webchat: a message that is not text was ignored")
+                return
+            if self.session_persistence:
+                if not _is_session_id(data.get("session_id")):
+                    logger.warning("webchat: a message without a valid session id was ignored")
+                    return
+                sender_id = data["session_id"]
+            else:
+                sender_id = sid
+            metadata = data.get(self.metadata_key)
+            message = UserMessage(
+                data.get("message", ""),
+                WebChatOutput(sio, self.bot_message_evt),
+                sender_id,
+                input_channel=self.name(),
+                metadata=metadata if isinstance(metadata, dict) else {},
+            )
+            await on_new_message(message)
+
+
+def _is_session_id(value: Any) -> bool:
+    """A session id the page may choose: short, printable, no spaces (the widget sends a hex uuid)."""
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= MAX_SESSION_ID
+        and value.isprintable()
+        and " " not in value
+    )
