@@ -196,6 +196,7 @@ async def _request(
         kwargs["timeout"] = aiohttp.ClientTimeout(total=float(self.kwargs["timeout"]))
     params = self.combine_parameters(kwargs)
     url = concat_url(self.url, subpath)
+    disconnected: aiohttp.ServerDisconnectedError | None = None
     for attempt in (1, 2):
         try:
             async with _shared_session(self).request(
@@ -207,10 +208,17 @@ async def _request(
                     return await response.json()
                 except aiohttp.ContentTypeError:
                     return None
-        except aiohttp.ServerDisconnectedError:
+        except aiohttp.ServerDisconnectedError as error:
             # The server closed a kept-alive connection just as it was reused: no answer came.
             if attempt == 2:
                 raise
+            disconnected = error
+        except aiohttp.ClientError as error:
+            if disconnected is None:
+                raise
+            # The first attempt reached a server that then went away (it may have acted on the
+            # call); the retry's failure must not read as "never reached" (action_fallback.py).
+            raise error from disconnected
     return None
 
 

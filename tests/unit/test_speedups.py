@@ -260,3 +260,37 @@ print(json.dumps({"outcome": asyncio.run(main()), "rasa's wait": DEFAULT_REQUEST
 def test_an_endpoints_timeout_bounds_each_call() -> None:
     # Without the endpoint's timeout the call would wait Rasa's five minutes, past the probe's limit.
     assert _probe(TIMEOUT_PROBE) == {"outcome": "gave up", "rasa's wait": 300}
+
+
+GONE_PROBE = """
+import asyncio, json, socket, threading
+import aiohttp
+import custom_components
+from rasa.utils.endpoints import EndpointConfig
+
+listener = socket.create_server(("127.0.0.1", 0))
+port = listener.getsockname()[1]
+
+def serve_once_then_die():
+    connection, _ = listener.accept()
+    connection.recv(65536)  # the call arrives (the server may act on it)...
+    listener.close()  # ...and the server dies before answering
+    connection.close()
+
+threading.Thread(target=serve_once_then_die, daemon=True).start()
+
+async def main():
+    try:
+        await EndpointConfig(f"http://127.0.0.1:{port}/webhook").request(json={"n": 1})
+        return {"outcome": "answered"}
+    except aiohttp.ClientError as error:
+        return {"outcome": type(error).__name__, "cause": type(error.__cause__).__name__}
+
+print(json.dumps(asyncio.run(main())))
+"""
+
+
+def test_a_call_whose_server_died_mid_call_is_not_reported_as_never_reached() -> None:
+    # The retry on a fresh connection is refused; its error is chained to the first disconnect, so
+    # the apology does not say nothing was saved (custom_components/action_fallback.py).
+    assert _probe(GONE_PROBE) == {"outcome": "ClientConnectorError", "cause": "ServerDisconnectedError"}
