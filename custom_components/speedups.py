@@ -22,6 +22,9 @@ Imported by ``custom_components/__init__.py``, so every Rasa process that loads 
   The domain now goes without its responses: our actions read their texts from the same
   domain.yml (actions/texts.py); rasa-sdk's forms use only its slots and forms. (Rasa 3.6's own
   ``enable_selective_domain`` sends no domain at all, which rasa-sdk 3.21 refuses.)
+- The RulePolicy matched its rules against every state of the conversation, back to its start,
+  although a state older than the longest rule can rule nothing out (``_is_rule_applicable`` is
+  true for it whatever the rule): the work grew with each turn. It now stops at the longest rule.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
+from rasa.core.policies.rule_policy import RulePolicy
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import Event
 from rasa.shared.exceptions import FileNotFoundException
@@ -223,3 +227,29 @@ async def _request(
 
 
 EndpointConfig.request = _request  # type: ignore[method-assign]
+
+
+# --- rules matched only as far back as the longest rule -------------------------------------
+
+_get_possible_keys = RulePolicy._get_possible_keys
+
+
+def _longest_rule(policy: RulePolicy, lookup: dict[str, str]) -> int:
+    cache: dict[int, tuple[int, int]] = policy.__dict__.setdefault("_otke_longest_rule", {})
+    known = cache.get(id(lookup))
+    if known is None or known[0] != len(lookup):
+        longest = max((len(policy._rule_key_to_state(key)) for key in lookup), default=0)
+        known = cache[id(lookup)] = (len(lookup), longest)
+    return known[1]
+
+
+def _get_possible_keys_of_recent_states(
+    self: RulePolicy, lookup: dict[str, str], states: list[dict[str, Any]]
+) -> set[str]:
+    """Rasa's RulePolicy._get_possible_keys over the states a rule can reach back to."""
+    longest = _longest_rule(self, lookup)
+    recent = states[-longest:] if longest else []
+    return _get_possible_keys(self, lookup, recent)
+
+
+RulePolicy._get_possible_keys = _get_possible_keys_of_recent_states  # type: ignore[method-assign]

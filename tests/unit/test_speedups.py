@@ -294,3 +294,54 @@ def test_a_call_whose_server_died_mid_call_is_not_reported_as_never_reached() ->
     # The retry on a fresh connection is refused; its error is chained to the first disconnect, so
     # the apology does not say nothing was saved (custom_components/action_fallback.py).
     assert _probe(GONE_PROBE) == {"outcome": "ClientConnectorError", "cause": "ServerDisconnectedError"}
+
+
+RULES_PROBE = """
+import json, random, sys, tarfile
+import custom_components
+from custom_components import speedups
+from rasa.core.policies.rule_policy import RulePolicy
+
+with tarfile.open(sys.argv[1]) as model:
+    member = next(m for m in model.getmembers() if m.name.endswith("train_RulePolicy0/rule_policy.json"))
+    lookups = json.load(model.extractfile(member))["lookup"]
+policy = RulePolicy.__new__(RulePolicy)  # only the matching, which needs no trained state
+rules = [json.loads(key) for key in lookups["rules"]]
+random.seed(7)
+checked = differ = found = 0
+for _ in range(400):
+    # histories of real rule states (so rules match) of every length, some shuffled
+    history = [state for rule in random.choices(rules, k=random.randint(1, 12)) for state in rule]
+    if random.random() < 0.3:
+        random.shuffle(history)
+    for name in ("rules", "rules_for_loop_unhappy_path"):
+        ours = RulePolicy._get_possible_keys(policy, lookups[name], history)
+        rasas = speedups._get_possible_keys(policy, lookups[name], history)
+        checked += 1
+        differ += ours != rasas
+        found += bool(rasas)
+print(json.dumps({"checked": checked, "differ": differ, "found": found,
+                  "patched": RulePolicy._get_possible_keys.__module__,
+                  "longest": speedups._longest_rule(policy, lookups["rules"])}))
+"""
+
+
+def test_rules_are_matched_as_rasa_matches_them() -> None:
+    trained = subprocess.run(
+        [str(ROOT / "scripts" / "train.sh")], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    model = trained.stdout.strip().splitlines()[-1]
+    done = subprocess.run(
+        [str(ROOT / ".venv-rasa/bin/python"), "-c", RULES_PROBE, model],
+        cwd=ROOT,
+        env=os.environ | {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    assert results["patched"] == "custom_components.speedups"
+    assert results["checked"] == 800 and results["differ"] == 0
+    assert results["found"] > 100  # the histories do match rules, so the comparison means something
+    assert 1 < results["longest"] < 10
