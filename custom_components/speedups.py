@@ -19,9 +19,26 @@ Imported by ``custom_components/__init__.py``, so every Rasa process that loads 
   endpoint's ``timeout`` in endpoints.yml bounds each call (Rasa 3.6 waits five minutes).
 - Every call to the action server carried the whole domain, 44 KB of JSON of which 39 KB are
   the responses, encoded here and decoded there for each of the two or three calls of a turn.
-  The domain now goes without its responses: our actions read their texts from the same
-  domain.yml (actions/texts.py); rasa-sdk's forms use only its slots and forms. (Rasa 3.6's own
-  ``enable_selective_domain`` sends no domain at all, which rasa-sdk 3.21 refuses.)
+  The domain now goes without its responses (made once per model): our actions read their texts
+  from the same domain.yml (actions/texts.py); rasa-sdk's forms use only its slots and forms.
+  (Rasa 3.6's own ``enable_selective_domain`` sends no domain at all, which rasa-sdk 3.21 refuses.)
+- Every call also carried the whole conversation's events (18 KB on average in the benchmark's
+  conversations, 31 KB by their end, growing with every turn), serialised here and parsed
+  there, although what an action reads of them is the current turn: the slots, the latest
+  message and the active loop come separately, rasa-sdk's form validation looks at the slot
+  events after the latest user message, ``get_latest_input_channel`` at that message. Calls now
+  carry the events from the latest user message on; our actions read nothing older.
+- Every NLU parse and every policy prediction ran the model's graph through dask's scheduler,
+  built anew for each run (the minimal schema for the targets, a dask graph, dask's bookkeeping
+  of ready tasks): about a tenth of the Rasa server's CPU per turn (cProfile), for a graph of a
+  dozen nodes run in one thread. The graph now runs the same nodes, each once, in an order that
+  respects their inputs, with the same inputs and errors (a node that needs something nobody
+  provides gets the name, as dask passes it); the minimal schema is kept per set of targets.
+- The processor, the RulePolicy and forms deep-copy the states, events and slots they pass to
+  ``structlogger.debug`` on every call, before structlog drops the message when debug logs are
+  off: 5 % of the CPU per turn. Those three modules use ``copy`` for nothing else; they now get
+  a ``copy`` whose ``deepcopy`` hands the value over as it is while structlog filters debug
+  messages out, and copies as before when they are logged (``rasa run --debug``).
 - The RulePolicy matched its rules against every state of the conversation, back to its start,
   although a state older than the longest rule can rule nothing out (``_is_rule_applicable`` is
   true for it whatever the rule): the work grew with each turn. It now stops at the longest rule.
@@ -30,17 +47,30 @@ Imported by ``custom_components/__init__.py``, so every Rasa process that loads 
 from __future__ import annotations
 
 import asyncio
+import copy
+import logging
 import ssl
+import types
 from typing import Any
 
 import aiohttp
+import rasa
+import rasa.core.actions.forms
+import rasa.core.policies.rule_policy
+import rasa.core.processor
+import structlog
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
 from rasa.core.policies.rule_policy import RulePolicy
+from rasa.engine.exceptions import GraphRunError
+from rasa.engine.graph import GraphSchema
+from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.shared.constants import DOCS_BASE_URL
-from rasa.shared.core.events import Event
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import Event, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.shared.exceptions import FileNotFoundException
 from rasa.shared.utils.common import all_subclasses
 from rasa.shared.utils.schemas.events import EVENT_SCHEMA
@@ -100,17 +130,47 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
 RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
 
 
-_action_call_format = RemoteAction._action_call_format
+_DOMAINS: dict[int, tuple[Domain, dict[str, Any]]] = {}
 
 
-def _action_call_without_responses(self: RemoteAction, tracker: Any, domain: Any) -> dict[str, Any]:
-    call: dict[str, Any] = _action_call_format(self, tracker, domain)
-    if "domain" in call:
-        call["domain"] = {key: value for key, value in call["domain"].items() if key != "responses"}
+def _domain_without_responses(domain: Domain) -> dict[str, Any]:
+    """domain.as_dict() without its responses, made once per Domain object (a served model's
+    domain does not change; a new model brings a new Domain)."""
+    known = _DOMAINS.get(id(domain))
+    if known is None or known[0] is not domain:
+        trimmed = {key: value for key, value in domain.as_dict().items() if key != "responses"}
+        known = _DOMAINS[id(domain)] = (domain, trimmed)
+    return known[1]
+
+
+def _current_turn(tracker: DialogueStateTracker) -> list[Event]:
+    """The events from the latest user message on (all of them if there is none)."""
+    events = list(tracker.events)
+    for index in range(len(events) - 1, -1, -1):
+        if isinstance(events[index], UserUttered):
+            return events[index:]
+    return events
+
+
+def _action_call(self: RemoteAction, tracker: DialogueStateTracker, domain: Domain) -> dict[str, Any]:
+    """Rasa's RemoteAction._action_call_format with the current turn's events only, and the
+    domain without its responses."""
+    state = tracker.current_state(EventVerbosity.NONE)
+    state["events"] = [event.as_dict() for event in _current_turn(tracker)]
+    call: dict[str, Any] = {
+        "next_action": self._name,
+        "sender_id": tracker.sender_id,
+        "tracker": state,
+        "version": rasa.__version__,
+    }
+    if not self._is_selective_domain_enabled() or domain.does_custom_action_explicitly_need_domain(
+        self.name()
+    ):
+        call["domain"] = _domain_without_responses(domain)
     return call
 
 
-RemoteAction._action_call_format = _action_call_without_responses  # type: ignore[method-assign]
+RemoteAction._action_call_format = _action_call  # type: ignore[method-assign]
 
 
 # --- event classes by type name -------------------------------------------------------------
@@ -253,3 +313,67 @@ def _get_possible_keys_of_recent_states(
 
 
 RulePolicy._get_possible_keys = _get_possible_keys_of_recent_states  # type: ignore[method-assign]
+
+
+# --- the model's graph run without dask's scheduler -------------------------------------------
+
+
+_dask_run = DaskGraphRunner.run
+
+
+def _minimal_schema(runner: DaskGraphRunner, targets: tuple[str, ...]) -> GraphSchema:
+    cache: dict[tuple[str, ...], GraphSchema] = runner.__dict__.setdefault("_otke_minimal_schemas", {})
+    schema = cache.get(targets)
+    if schema is None:
+        schema = cache[targets] = runner._graph_schema.minimal_graph_schema(list(targets))
+    return schema
+
+
+def _run_graph(
+    self: DaskGraphRunner, inputs: dict[str, Any] | None = None, targets: list[str] | None = None
+) -> dict[str, Any]:
+    """Rasa's DaskGraphRunner.run (same nodes, inputs, results and errors) without dask."""
+    run_targets = targets if targets else self._graph_schema.target_names
+    schema = _minimal_schema(self, tuple(run_targets))
+    # as in dask: an input is a literal value in the graph, a name clashing with a node is refused
+    results: dict[str, Any] = {}
+    if inputs:
+        self._add_inputs_to_graph(inputs, dict(schema.nodes))
+        results = {name: (name, value) for name, value in inputs.items()}
+
+    def compute(name: str) -> Any:
+        if name in results:
+            return results[name]
+        node = schema.nodes.get(name)
+        if node is None:
+            return name  # dask hands an unknown key over as it is; GraphNode warns about it
+        args = [compute(need) for need in node.needs.values()]
+        results[name] = self._instantiated_nodes[name](*args)
+        return results[name]
+
+    try:
+        return dict(compute(target) for target in run_targets)
+    except RuntimeError as error:
+        raise GraphRunError("Error running runner.") from error
+
+
+DaskGraphRunner.run = _run_graph  # type: ignore[method-assign]
+
+
+# --- no deep copies of values for debug messages nobody logs ------------------------------
+
+_QUIET = {
+    structlog.make_filtering_bound_logger(level)
+    for level in (logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL)
+}
+
+
+def _deepcopy_for_debug_message(value: Any, memo: dict[int, Any] | None = None) -> Any:
+    if structlog.get_config()["wrapper_class"] in _QUIET:
+        return value  # the debug message that takes it is dropped unread
+    return copy.deepcopy(value, memo)
+
+
+_COPY_FOR_LOGS = types.SimpleNamespace(deepcopy=_deepcopy_for_debug_message)
+for _module in (rasa.core.processor, rasa.core.policies.rule_policy, rasa.core.actions.forms):
+    _module.copy = _COPY_FOR_LOGS  # type: ignore[attr-defined]

@@ -8,6 +8,8 @@ import os
 import subprocess
 from pathlib import Path
 
+from rasa_sdk import Tracker
+
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = """
 import json
@@ -176,13 +178,34 @@ import json
 import custom_components
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.core.domain import Domain
-from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.core.trackers import DialogueStateTracker, EventVerbosity
 from rasa.utils.endpoints import EndpointConfig
 domain = Domain.load("domain.yml")
 tracker = DialogueStateTracker.from_events("viber:abc", [], slots=domain.slots)
 call = RemoteAction("validate_reading_form", EndpointConfig("http://x"))._action_call_format(tracker, domain)
-print(json.dumps({"keys": sorted(call), "domain": sorted(call["domain"]),
-                  "forms": sorted(call["domain"]["forms"]), "domain still whole": "responses" in domain.as_dict()}))
+results = {"keys": sorted(call), "domain": sorted(call["domain"]),
+           "forms": sorted(call["domain"]["forms"]), "domain still whole": "responses" in domain.as_dict()}
+
+from rasa.shared.core.events import ActionExecuted, ActiveLoop, SlotSet, UserUttered
+def user(text, intent):
+    return UserUttered(text, {"name": intent, "confidence": 1.0}, [], {"text": text}, input_channel="viber", message_id=text)
+turns = [ActionExecuted("action_listen"), user("Привіт", "greet"), ActionExecuted("action_remember_subscriber"),
+         SlotSet("subscriber_name", "Олена"), ActionExecuted("utter_greet"), ActionExecuted("action_listen"),
+         user("Передати показання", "submit_reading"), ActionExecuted("action_start_reading"),
+         SlotSet("meter_id", "7"), ActionExecuted("reading_form"), ActiveLoop("reading_form"),
+         SlotSet("requested_slot", "reading_value"), ActionExecuted("action_listen"), user("123.45", "inform"),
+         SlotSet("reading_value", "123.45")]
+tracker = DialogueStateTracker.from_events("viber:abc", turns, slots=domain.slots)
+call = RemoteAction("validate_reading_form", EndpointConfig("http://x"))._action_call_format(tracker, domain)
+whole = tracker.current_state(EventVerbosity.ALL)
+results["events sent"] = [e["event"] + ":" + str(e.get("text") or e.get("name")) for e in call["tracker"]["events"]]
+results["rest as Rasa sends it"] = {k: v for k, v in call["tracker"].items() if k != "events"} == {
+    k: v for k, v in whole.items() if k != "events"}
+no_user = DialogueStateTracker.from_events("viber:abc", turns[:1] + [SlotSet("meter_id", "7")], slots=domain.slots)
+sent = RemoteAction("x", EndpointConfig("http://x"))._action_call_format(no_user, domain)["tracker"]["events"]
+results["without a user message"] = sent == no_user.current_state(EventVerbosity.ALL)["events"]
+results["trimmed"], results["whole"] = call["tracker"], whole
+print(json.dumps(results, ensure_ascii=False))
 """
 
 
@@ -193,6 +216,30 @@ def test_action_calls_carry_the_domain_without_its_responses() -> None:
     assert {"slots", "forms", "intents", "entities", "actions"} <= set(results["domain"])  # type: ignore[arg-type]
     assert results["forms"] == ["reading_form", "registration_form", "removal_form"]
     assert results["domain still whole"] is True  # Rasa's own Domain object is untouched
+
+
+def test_action_calls_carry_the_current_turn_and_what_rasa_sdk_reads() -> None:
+    results = _probe(CALL_PROBE)
+    # from the latest user message on: the slot candidates a form validates follow it
+    assert results["events sent"] == ["user:123.45", "slot:reading_value"]
+    assert results["rest as Rasa sends it"] is True  # slots, latest message, loop, channel...
+    assert results["without a user message"] is True
+    # what the action server's rasa-sdk makes of it: what our actions and its forms read is alike
+    trimmed, whole = (Tracker.from_dict(results[key]) for key in ("trimmed", "whole"))  # type: ignore[arg-type]
+
+    def reads(tracker: Tracker) -> tuple[object, ...]:
+        return (
+            tracker.slots_to_validate(),
+            tracker.get_latest_input_channel(),
+            tracker.latest_message,
+            tracker.slots,
+            tracker.active_loop,
+            tracker.get_intent_of_latest_message(),
+            tracker.latest_action_name,
+        )
+
+    assert reads(trimmed) == reads(whole)
+    assert trimmed.slots_to_validate() == {"reading_value": "123.45"}
 
 
 EQUIVALENCE_PROBE = """
@@ -345,3 +392,121 @@ def test_rules_are_matched_as_rasa_matches_them() -> None:
     assert results["checked"] == 800 and results["differ"] == 0
     assert results["found"] > 100  # the histories do match rules, so the comparison means something
     assert 1 < results["longest"] < 10
+
+
+GRAPH_PROBE = """
+import json, logging, sys
+from rasa.utils.log_utils import configure_structlog
+configure_structlog(logging.INFO)
+import custom_components
+from custom_components import speedups
+from rasa.core.agent import Agent
+from rasa.core.channels.channel import UserMessage
+from rasa.engine.constants import PLACEHOLDER_MESSAGE, PLACEHOLDER_TRACKER
+from rasa.engine.exceptions import GraphRunError
+from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import TEXT
+from rasa.shared.nlu.training_data.loading import load_data
+
+agent = Agent.load(sys.argv[1])
+runner, meta, domain = agent.processor.graph_runner, agent.processor.model_metadata, agent.domain
+texts = [m.get(TEXT) for m in load_data("tests/nlu/test_nlu.yml").intent_examples]
+texts += ["", " ", '/submit_reading{"meter_id": 42}', "ʼ" * 500, "1e3", "123.45", "Привіт!!!"]
+
+def both(inputs, target):
+    outcomes = []
+    for run in (speedups._run_graph, speedups._dask_run):
+        try:
+            outcomes.append(run(runner, inputs(), [target]))
+        except Exception as error:
+            outcomes.append(type(error).__name__ + ": " + str(error))
+    return outcomes
+
+parses = differ = predictions = refused = 0
+for text in texts:
+    ours, dasks = both(lambda: {PLACEHOLDER_MESSAGE: [UserMessage(text, message_id="probe")], PLACEHOLDER_TRACKER: None}, meta.nlu_target)
+    if isinstance(ours, str) or isinstance(dasks, str):  # the same error, or a difference
+        differ += ours != dasks
+        refused += 1
+        continue
+    (ours_message,), (dask_message,) = ours[meta.nlu_target], dasks[meta.nlu_target]
+    parses += 1
+    differ += ours.keys() != dasks.keys() or ours_message.as_dict() != dask_message.as_dict()
+    parse = ours_message.as_dict()
+    def tracker():
+        return DialogueStateTracker.from_events("probe", [ActionExecuted("action_listen"),
+            UserUttered(text, parse.get("intent"), parse.get("entities", []), parse)], slots=domain.slots)
+    ours, dasks = both(lambda: {PLACEHOLDER_TRACKER: tracker()}, meta.core_target)
+    a, b = ours[meta.core_target], dasks[meta.core_target]
+    predictions += 1
+    differ += (a.probabilities, a.policy_name, a.events, a.hide_rule_turn) != (b.probabilities, b.policy_name, b.events, b.hide_rule_turn)
+
+errors = {}
+name = meta.nlu_target
+node = runner._instantiated_nodes[name]
+def broken(*args):
+    raise RuntimeError("a node failed")
+runner._instantiated_nodes[name] = broken
+for label, run in (("ours", speedups._run_graph), ("dask", speedups._dask_run)):
+    try:
+        run(runner, {PLACEHOLDER_MESSAGE: [UserMessage("x", message_id="probe")], PLACEHOLDER_TRACKER: None}, [name])
+        errors[label] = "none"
+    except GraphRunError as error:
+        errors[label] = type(error.__cause__).__name__
+runner._instantiated_nodes[name] = node
+clash = {}
+for label, run in (("ours", speedups._run_graph), ("dask", speedups._dask_run)):
+    try:
+        run(runner, {PLACEHOLDER_MESSAGE: name, PLACEHOLDER_TRACKER: None}, [name])
+    except GraphRunError as error:
+        clash[label] = "refused"
+print(json.dumps({"parses": parses, "predictions": predictions, "differ": differ, "errors": errors, "refused": refused,
+                  "clash": clash, "patched": DaskGraphRunner.run.__module__}))
+"""
+
+
+def test_the_model_graph_runs_as_dask_runs_it() -> None:
+    trained = subprocess.run(
+        [str(ROOT / "scripts" / "train.sh")], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    model = trained.stdout.strip().splitlines()[-1]
+    done = subprocess.run(
+        [str(ROOT / ".venv-rasa/bin/python"), "-c", GRAPH_PROBE, model],
+        cwd=ROOT,
+        env=os.environ
+        | {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    assert results["patched"] == "custom_components.speedups"
+    assert results["parses"] > 200 and results["predictions"] == results["parses"]
+    assert results["differ"] == 0  # the same intents, rankings, entities and next actions
+    assert results["errors"] == {"ours": "RuntimeError", "dask": "RuntimeError"}
+    assert results["clash"] == {"ours": "refused", "dask": "refused"}
+
+
+DEBUG_COPY_PROBE = """
+import json, logging
+import custom_components
+import rasa.core.processor, rasa.core.policies.rule_policy, rasa.core.actions.forms
+from rasa.utils.log_utils import configure_structlog
+states = [{"user": {"intent": "greet"}}, {"prev_action": {"action_name": "utter_greet"}}]
+results = {}
+for level in ("INFO", "DEBUG"):
+    configure_structlog(getattr(logging, level))
+    copies = [module.copy.deepcopy(states) for module in
+              (rasa.core.processor, rasa.core.policies.rule_policy, rasa.core.actions.forms)]
+    results[level] = {"same object": [c is states for c in copies], "equal": [c == states for c in copies]}
+print(json.dumps(results))
+"""
+
+
+def test_debug_values_are_copied_only_when_debug_messages_are_logged() -> None:
+    results = _probe(DEBUG_COPY_PROBE)
+    assert results["INFO"] == {"same object": [True] * 3, "equal": [True] * 3}
+    assert results["DEBUG"] == {"same object": [False] * 3, "equal": [True] * 3}
