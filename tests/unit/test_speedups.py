@@ -320,8 +320,14 @@ port = listener.getsockname()[1]
 
 def serve_once_then_die():
     connection, _ = listener.accept()
-    connection.recv(65536)  # the call arrives (the server may act on it)...
-    listener.close()  # ...and the server dies before answering
+    received = b""
+    while b"\\r\\n\\r\\n" not in received:  # the whole call arrives (the server may act on it)...
+        received += connection.recv(65536)
+    head, _, body = received.partition(b"\\r\\n\\r\\n")
+    length = int(next(line.split(b":")[1] for line in head.split(b"\\r\\n") if line.lower().startswith(b"content-length")))
+    while len(body) < length:
+        body += connection.recv(65536)
+    listener.close()  # ...and the server dies before answering: a FIN, not a reset of unread data
     connection.close()
 
 threading.Thread(target=serve_once_then_die, daemon=True).start()
