@@ -423,6 +423,8 @@ class Load:
     latencies_ms: list[float] = field(default_factory=list)
     readings_sent: int = 0
     elapsed: float = 0.0
+    concurrency: int | None = None  # closed loop; rate is then unused
+    conversations: int = 0
 
 
 def conversation(index: int, readings: int) -> list[str]:
@@ -434,46 +436,75 @@ def conversation(index: int, readings: int) -> list[str]:
     return turns
 
 
-async def offer(url: str, fake: Any, rate: float, duration: float, first: int, subscribers: int) -> Load:
+async def converse(client: httpx.AsyncClient, url: str, index: int, load: Load) -> None:
+    """One subscriber's conversation, turn after turn, each turn timed webhook in -> reply out."""
+    user = {"id": f"bench-{index}-{secrets.token_hex(4)}", "name": "Абонент", "language": "uk"}
+    turns = conversation(index, 1 + index % 2)
+    load.conversations += 1
+    load.readings_sent += turns.count("Передати показання")
+    for words in turns:
+        raw = callback(user, words)
+        sent = time.monotonic()
+        try:
+            answer = await client.post(
+                f"{url}/webhooks/viber/webhook",
+                content=raw,
+                headers={"X-Viber-Content-Signature": viber_api.signature(raw, TOKEN)},
+            )
+            ok = answer.status_code == 200
+        except httpx.HTTPError:
+            ok = False
+        load.latencies_ms.append((time.monotonic() - sent) * 1000)
+        load.turns += 1
+        load.errors += not ok
+
+
+async def _progress(label: str, load: Load, tasks: list[asyncio.Task[None]] | None = None) -> None:
+    while True:
+        done = f", {sum(task.done() for task in tasks)}/{len(tasks)} conversations" if tasks else ""
+        print(f"\r  {label}: {load.turns} turns{done}, {load.errors} errors", end="", flush=True)
+        await asyncio.sleep(0.5)
+
+
+async def offer(url: str, rate: float, duration: float, first: int, subscribers: int) -> Load:
     """Open-loop load: new conversations start at rate/turns-per-conversation; each is sequential."""
     load = Load(rate, duration)
     per_conversation = 8  # on average: 4 to register, 2 or 4 for the readings
     gap = per_conversation / rate
-    tasks = []
+    tasks: list[asyncio.Task[None]] = []
     started = time.monotonic()
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=1000)) as client:
-
-        async def run(index: int) -> None:
-            user = {"id": f"bench-{index}-{secrets.token_hex(4)}", "name": "Абонент", "language": "uk"}
-            turns = conversation(index, 1 + index % 2)
-            load.readings_sent += turns.count("Передати показання")
-            for words in turns:
-                raw = callback(user, words)
-                sent = time.monotonic()
-                try:
-                    answer = await client.post(
-                        f"{url}/webhooks/viber/webhook",
-                        content=raw,
-                        headers={"X-Viber-Content-Signature": viber_api.signature(raw, TOKEN)},
-                    )
-                    ok = answer.status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                load.latencies_ms.append((time.monotonic() - sent) * 1000)
-                load.turns += 1
-                load.errors += not ok
-
+        progress = asyncio.create_task(_progress(f"{rate:>5.1f} turns/s offered", load, tasks))
         index = first
         while time.monotonic() - started < duration and index < subscribers:
-            tasks.append(asyncio.create_task(run(index)))
+            tasks.append(asyncio.create_task(converse(client, url, index, load)))
             index += 1
-            done = sum(task.done() for task in tasks)
-            print(
-                f"\r  {rate:>5.1f} turns/s offered: {load.turns} turns, {done}/{len(tasks)} conversations",
-                end="",
-            )
             await asyncio.sleep(gap)
         await asyncio.gather(*tasks)
+        progress.cancel()
+    load.elapsed = time.monotonic() - started
+    print()
+    return load
+
+
+async def closed_loop(url: str, concurrency: int, duration: float, first: int, subscribers: int) -> Load:
+    """Closed-loop load: `concurrency` subscribers, each starting a new conversation as soon as its
+    previous one ended, for `duration` seconds (the last conversations finish after it)."""
+    load = Load(0.0, duration, concurrency=concurrency)
+    indexes = itertools.count(first)
+    started = time.monotonic()
+    async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=1000)) as client:
+        progress = asyncio.create_task(_progress(f"{concurrency:>4} concurrent subscribers", load))
+
+        async def subscriber() -> None:
+            while time.monotonic() - started < duration:
+                index = next(indexes)
+                if index >= subscribers:
+                    return
+                await converse(client, url, index, load)
+
+        await asyncio.gather(*(subscriber() for _ in range(concurrency)))
+        progress.cancel()
     load.elapsed = time.monotonic() - started
     print()
     return load
@@ -544,9 +575,14 @@ def bench_config(name: str, config: str | None, args: argparse.Namespace) -> dic
             loads = []
             first = 0
             try:
-                for rate in args.rates:
-                    load = asyncio.run(offer(servers.url, fake, rate, args.duration, first, args.subscribers))
-                    first += int(rate * args.duration / 8) + 50
+                rates = args.stock_rates if name == "stock" and args.stock_rates else args.rates
+                for level in args.concurrency or rates:
+                    if args.concurrency:
+                        run = closed_loop(servers.url, int(level), args.duration, first, args.subscribers)
+                    else:
+                        run = offer(servers.url, level, args.duration, first, args.subscribers)
+                    load = asyncio.run(run)
+                    first += load.conversations
                     loads.append(load)
                 rss = {
                     "rasa_mb": sum(peak_rss_mb(process.pid) for process in servers.rasa),
@@ -558,7 +594,8 @@ def bench_config(name: str, config: str | None, args: argparse.Namespace) -> dic
             fake.stop()
     rows = [
         {
-            "offered_turns_per_s": load.rate,
+            "offered_turns_per_s": None if load.concurrency else load.rate,
+            "concurrency": load.concurrency,
             "turns": load.turns,
             "achieved_turns_per_s": load.turns / load.elapsed if load.elapsed else 0,
             "errors": load.errors,
@@ -593,13 +630,18 @@ def markdown(results: list[dict[str, Any]]) -> str:
     lines = [
         "# Conversations through the Viber webhook",
         "",
-        "| config | offered turns/s | achieved | p50 ms | p90 ms | p99 ms | errors |",
+        "| config | load | turns/s achieved | p50 ms | p90 ms | p99 ms | errors |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for result in results:
         for row in result["loads"]:
+            offered = (
+                f"{row['concurrency']} concurrent"
+                if row.get("concurrency")
+                else f"{row['offered_turns_per_s']:.0f} turns/s offered"
+            )
             lines.append(
-                f"| {result['config']} | {row['offered_turns_per_s']:.0f} | {row['achieved_turns_per_s']:.1f} | "
+                f"| {result['config']} | {offered} | {row['achieved_turns_per_s']:.1f} | "
                 f"{row['p50_ms']:.1f} | {row['p90_ms']:.1f} | {row['p99_ms']:.1f} | {row['errors']} |"
             )
     lines += [
@@ -626,10 +668,10 @@ import matplotlib.pyplot as plt
 results = json.load(open(sys.argv[1]))
 fig, ax = plt.subplots(figsize=(8, 5))
 for r in results:
-    rates = [row["offered_turns_per_s"] for row in r["loads"]]
+    rates = [row.get("offered_turns_per_s") or row["achieved_turns_per_s"] for row in r["loads"]]
     for key, style in (("p50_ms", "-"), ("p99_ms", "--")):
         ax.plot(rates, [row[key] for row in r["loads"]], style, marker="o", label=f"{r['config']} {key[:-3]}")
-ax.set_xlabel("offered load, turns/s")
+ax.set_xlabel("offered load, turns/s (closed loop: achieved)")
 ax.set_ylabel("latency per turn, ms (webhook in -> replies out)")
 ax.set_yscale("log")
 ax.grid(True, which="both", alpha=0.3)
@@ -647,7 +689,17 @@ def main() -> None:
         "--configs", default="lean,stock", help="lean (config.yml), stock (rasa init), or both"
     )
     parser.add_argument("--rates", default="5,10,20,40", help="offered turns per second, comma-separated")
-    parser.add_argument("--duration", type=float, default=20, help="seconds of new conversations per rate")
+    parser.add_argument(
+        "--stock-rates",
+        default="",
+        help="other rates for the stock configuration (it saturates early; far past it, turns wait minutes)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        default="",
+        help="closed loop instead of --rates: simulated subscribers talking at once, comma-separated",
+    )
+    parser.add_argument("--duration", type=float, default=20, help="seconds of new conversations per load")
     parser.add_argument("--subscribers", type=int, default=5000, help="accounts in the bench register")
     parser.add_argument("--name", default="conversations", help="results file name under bench/results/")
     parser.add_argument(
@@ -657,6 +709,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     args.rates = [float(rate) for rate in args.rates.split(",")]
+    args.stock_rates = [float(rate) for rate in args.stock_rates.split(",") if rate]
+    args.concurrency = [int(level) for level in args.concurrency.split(",") if level]
     configs = {"lean": None, "stock": STOCK_CONFIG}
     results = [bench_config(name, configs[name], args) for name in args.configs.split(",")]
     RESULTS.mkdir(parents=True, exist_ok=True)
