@@ -313,6 +313,29 @@ def start_servers(project: Path, model: str, database_url: str, api_url: str) ->
     return Servers([rasa], [actions], [], url, _first_answer(url, [rasa], started))
 
 
+NGINX_VERSION = "1.22.1-9+deb12u11"  # Debian 12's, as deploy/nginx.conf was checked with
+
+
+def ensure_nginx() -> str:
+    """Debian's nginx, installed (pinned, falling back to the archive's current one) if missing."""
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    if found:
+        return found
+    if shutil.which("apt-get") is None:
+        raise SystemExit("--scale-out needs nginx (Debian: apt-get install nginx)")
+    say(f"  installing Debian's nginx {NGINX_VERSION} for the scale-out mode")
+    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], env=env, check=True, capture_output=True)
+    for package in (f"nginx={NGINX_VERSION}", "nginx"):
+        done = subprocess.run(["apt-get", "install", "-y", "-qq", package], env=env, capture_output=True)
+        if done.returncode == 0:
+            break
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    if not found:
+        raise SystemExit(f"could not install nginx: {done.stderr.decode(errors='replace')[-500:]}")
+    return found
+
+
 def start_cluster(
     project: Path, model: str, database_url: str, api_url: str, trackers: str, work: Path
 ) -> Servers:
@@ -353,7 +376,7 @@ def start_cluster(
         conf = conf.replace(old, new)
     (work / "nginx.conf").write_text(conf, encoding="utf-8")
     nginx = _spawn(
-        ["nginx", "-p", str(work), "-c", str(work / "nginx.conf"), "-g", "daemon off;"],
+        [ensure_nginx(), "-p", str(work), "-c", str(work / "nginx.conf"), "-g", "daemon off;"],
         work,
         env,
         "nginx.log",
