@@ -60,19 +60,28 @@ def test_action_responses_are_validated_once_the_schema_is_checked() -> None:
     }
 
 
-def _probe(code: str) -> dict[str, object]:
+def _probe(code: str, *args: str, timeout: float = 120) -> dict[str, object]:
+    """Run code in the Rasa environment (with args as sys.argv[1:]); its last line, as JSON."""
     done = subprocess.run(
-        [str(ROOT / ".venv-rasa/bin/python"), "-c", code],
+        [str(ROOT / ".venv-rasa/bin/python"), "-c", code, *args],
         cwd=ROOT,
         env=os.environ
         | {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false"},
         capture_output=True,
         text=True,
         check=True,
-        timeout=120,
+        timeout=timeout,
     )
     result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
+
+
+def _model() -> str:
+    """The trained model for this data (scripts/train.sh trains it only if it is missing)."""
+    trained = subprocess.run(
+        [str(ROOT / "scripts" / "train.sh")], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    return trained.stdout.strip().splitlines()[-1]
 
 
 EVENT_PROBE = """
@@ -380,20 +389,7 @@ print(json.dumps({"checked": checked, "differ": differ, "found": found,
 
 
 def test_rules_are_matched_as_rasa_matches_them() -> None:
-    trained = subprocess.run(
-        [str(ROOT / "scripts" / "train.sh")], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    model = trained.stdout.strip().splitlines()[-1]
-    done = subprocess.run(
-        [str(ROOT / ".venv-rasa/bin/python"), "-c", RULES_PROBE, model],
-        cwd=ROOT,
-        env=os.environ | {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3"},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    results = json.loads(done.stdout.strip().splitlines()[-1])
+    results = _probe(RULES_PROBE, _model(), timeout=300)
     assert results["patched"] == "custom_components.speedups"
     assert results["checked"] == 800 and results["differ"] == 0
     assert results["found"] > 100  # the histories do match rules, so the comparison means something
@@ -474,21 +470,7 @@ print(json.dumps({"parses": parses, "predictions": predictions, "differ": differ
 
 
 def test_the_model_graph_runs_as_dask_runs_it() -> None:
-    trained = subprocess.run(
-        [str(ROOT / "scripts" / "train.sh")], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    model = trained.stdout.strip().splitlines()[-1]
-    done = subprocess.run(
-        [str(ROOT / ".venv-rasa/bin/python"), "-c", GRAPH_PROBE, model],
-        cwd=ROOT,
-        env=os.environ
-        | {"PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3", "RASA_TELEMETRY_ENABLED": "false"},
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    results = json.loads(done.stdout.strip().splitlines()[-1])
+    results = _probe(GRAPH_PROBE, _model(), timeout=300)
     assert results["patched"] == "custom_components.speedups"
     assert results["parses"] > 200 and results["predictions"] == results["parses"]
     assert results["differ"] == 0  # the same intents, rankings, entities and next actions
