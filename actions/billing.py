@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import BinaryIO, TextIO
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
 from actions.account import is_account_number
@@ -372,6 +372,7 @@ def import_accounts(session: Session, lines: Iterable[str], *, skip_invalid: boo
     ImportFileError may come after chunks were written: the caller rolls back then too.
     """
     report = ImportReport()
+    _custom_plans(session)
     chunk: list[ImportRow] = []
     for item in read_import_rows(lines, report.notices):
         report.rows += 1
@@ -387,6 +388,17 @@ def import_accounts(session: Session, lines: Iterable[str], *, skip_invalid: boo
     if chunk and (skip_invalid or not report.errors):
         _write_chunk(session, chunk, report)
     return report
+
+
+def _custom_plans(session: Session) -> None:
+    """Plan each chunk's queries for their own values, in this transaction only.
+
+    psycopg prepares a statement run five times, and PostgreSQL then may switch to a generic
+    plan: for the chunk queries (IN lists of 5,000 values, against tables this very transaction
+    is filling) that plan took 4-5 s a query instead of milliseconds, 14 s of a 100,000-row import.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 def _write_chunk(session: Session, rows: list[ImportRow], report: ImportReport) -> None:

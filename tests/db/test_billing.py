@@ -363,3 +363,14 @@ def test_seed_demo_twice(session: Session) -> None:
         ["444444", "heat", "2026-03", "3.60", "991.75", "11.85"],
         ["555555", "hot_water", "2026-03", "218.90", "214.40", "4.50"],
     ]
+
+
+def test_import_plans_its_chunk_queries_for_their_own_values(session: Session) -> None:
+    # A generic plan of the prepared chunk queries took seconds a chunk (actions/billing.py).
+    assert session.execute(text("SHOW plan_cache_mode")).scalar() == "auto"
+    rows = [HEADER] + [f"{10000 + i},адреса {i},{500000 + i},heat,1.00,2026-02" for i in range(12)]
+    for _ in range(2):  # more than psycopg's five executions before it prepares a statement
+        assert not import_accounts(session, rows).errors
+    assert session.execute(text("SHOW plan_cache_mode")).scalar() == "force_custom_plan"
+    session.rollback()  # SET LOCAL: the setting goes with the import's transaction
+    assert session.execute(text("SHOW plan_cache_mode")).scalar() == "auto"
