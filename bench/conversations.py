@@ -316,9 +316,13 @@ def start_servers(project: Path, model: str, database_url: str, api_url: str) ->
 NGINX_VERSION = "1.22.1-9+deb12u11"  # Debian 12's, as deploy/nginx.conf was checked with
 
 
+def _nginx() -> str | None:
+    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+
+
 def ensure_nginx() -> str:
     """Debian's nginx, installed (pinned, falling back to the archive's current one) if missing."""
-    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    found = _nginx()
     if found:
         return found
     if shutil.which("apt-get") is None:
@@ -330,7 +334,7 @@ def ensure_nginx() -> str:
         done = subprocess.run(["apt-get", "install", "-y", "-qq", package], env=env, capture_output=True)
         if done.returncode == 0:
             break
-    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    found = _nginx()
     if not found:
         raise SystemExit(f"could not install nginx: {done.stderr.decode(errors='replace')[-500:]}")
     return found

@@ -130,17 +130,16 @@ def _validate_action_result(self: RemoteAction, result: dict[str, Any]) -> bool:
 RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
 
 
-_DOMAINS: dict[int, tuple[Domain, dict[str, Any]]] = {}
+_DOMAIN: list[tuple[Domain, dict[str, Any]]] = []  # the served model's domain, and its dict
 
 
 def _domain_without_responses(domain: Domain) -> dict[str, Any]:
     """domain.as_dict() without its responses, made once per Domain object (a served model's
     domain does not change; a new model brings a new Domain)."""
-    known = _DOMAINS.get(id(domain))
-    if known is None or known[0] is not domain:
+    if not _DOMAIN or _DOMAIN[0][0] is not domain:
         trimmed = {key: value for key, value in domain.as_dict().items() if key != "responses"}
-        known = _DOMAINS[id(domain)] = (domain, trimmed)
-    return known[1]
+        _DOMAIN[:] = [(domain, trimmed)]
+    return _DOMAIN[0][1]
 
 
 def _current_turn(tracker: DialogueStateTracker) -> list[Event]:
