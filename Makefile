@@ -20,8 +20,8 @@ test:  ## every check: lint, data validation, test stories, NLU, pytest (Postgre
 	@REQUIRE_WEBCHAT=1 scripts/setup.sh
 	@scripts/test.sh
 
-lint: setup  ## ruff and mypy
-	@.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy actions
+lint: setup  ## ruff, mypy and the import contracts
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy actions && .venv/bin/lint-imports --no-cache
 
 check-data: setup  ## for designers: validate data, train if needed, test stories, NLU test set
 	@scripts/check_data.sh

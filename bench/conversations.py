@@ -39,11 +39,12 @@ from sqlalchemy import create_engine, func, make_url, select, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from actions.models import Reading, ReadingStatus, Subscriber  # noqa: E402
-from actions.reading import period_of, previous_period, utcnow  # noqa: E402
+from actions.register import clock  # noqa: E402
+from actions.register.models import Reading, ReadingStatus, Subscriber  # noqa: E402
+from actions.register.period import period_of, previous_period  # noqa: E402
 from custom_channels import viber_api  # noqa: E402
-from tests.channels.fake_viber import start_fake_viber  # noqa: E402
-from tests.conftest import fresh_database  # noqa: E402
+from tests.support.database import fresh_database  # noqa: E402
+from tests.support.fake_viber import start_fake_viber  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 TOKEN = "bench-viber-token"
@@ -118,7 +119,7 @@ def seed_accounts(database_url: str, subscribers: int) -> None:
     """Migrate the register and import account 10000+i with hot-water meter 500000+i for each i."""
     env = os.environ | {"DATABASE_URL": database_url}
     subprocess.run([str(ROOT / ".venv/bin/otke"), "db", "upgrade"], env=env, check=True, capture_output=True)
-    period = previous_period(period_of(utcnow()))
+    period = previous_period(period_of(clock.now()))
     rows = ["account_number,address,meter_number,meter_kind,last_reading,last_period"]
     rows += [f"{10000 + i},адреса {i},{500000 + i},hot_water,100.00,{period}" for i in range(subscribers)]
     subprocess.run(
@@ -262,7 +263,15 @@ def _spawn(command: list[str], cwd: Path, env: dict[str, str], log: str) -> subp
 
 
 def _actions(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    command = [str(ROOT / ".venv/bin/python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(port)]
+    command = [
+        str(ROOT / ".venv/bin/python"),
+        "-m",
+        "rasa_sdk",
+        "--actions",
+        "actions.dialogue",
+        "--port",
+        str(port),
+    ]
     return _spawn(command, ROOT, env, f"actions-{port}.log")
 
 

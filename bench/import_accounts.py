@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, make_url, text
 
-from actions import db
+from actions.register import db
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -101,7 +101,7 @@ def main() -> int:
         try:
             engine = db.make_engine(url)
             with engine.begin() as connection:
-                db.upgrade("head", connection)
+                schema.upgrade("head", connection)
             engine.dispose()
             startup = run_timed(["--help"], url)
             first = run_timed(["import-accounts", str(csv_path)], url)

@@ -56,13 +56,13 @@ from sqlalchemy import create_engine, make_url, select, text
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from actions.models import Meter, Reading, Subscriber  # noqa: E402
+from actions.register.models import Meter, Reading, Subscriber  # noqa: E402
 from bench.conversations import TOKEN, callback, conversation, percentile, say, seed_accounts  # noqa: E402
 from custom_channels import viber_api  # noqa: E402
-from tests.channels.fake_viber import FakeViber, start_fake_viber  # noqa: E402
-from tests.conftest import ADMIN_URL, fresh_database, fresh_schema  # noqa: E402
-from tests.e2e.conftest import action_server_command, free_port, rasa_command, server_env  # noqa: E402
-from tests.faults.tcp_proxy import TcpProxy  # noqa: E402
+from tests.support.database import ADMIN_URL, fresh_database, fresh_schema  # noqa: E402
+from tests.support.fake_viber import FakeViber, start_fake_viber  # noqa: E402
+from tests.support.servers import action_server_command, free_port, rasa_command, server_env  # noqa: E402
+from tests.support.tcp_proxy import TcpProxy  # noqa: E402
 
 LOGS = ROOT / "bench" / "results" / "logs"
 REDIS_DB = "11"

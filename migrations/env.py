@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
-from actions.db import database_url, make_engine
-from actions.models import Base
+from actions.register.db import database_url, make_engine
+from actions.register.models import Base
 
 config = context.config
 

@@ -10,7 +10,7 @@ WEBCHAT_PORT="${WEBCHAT_PORT:-8080}"
 export WEBCHAT_ORIGINS="${WEBCHAT_ORIGINS:-http://localhost:$WEBCHAT_PORT,http://127.0.0.1:$WEBCHAT_PORT}"
 mkdir -p var
 
-say "Database: $(.venv/bin/python -c 'from actions.db import redacted_url; print(redacted_url())')"
+say "Database: $(.venv/bin/python -c 'from actions.register.db import redacted_url; print(redacted_url())')"
 .venv/bin/otke db upgrade
 .venv/bin/otke seed-demo
 model="$(scripts/train.sh | tail -n 1)"
@@ -43,7 +43,7 @@ trap stop EXIT
 trap 'exit 0' INT TERM
 
 say "Starting the action server on port $ACTION_PORT (log: var/action-server.log)"
-"$PY" -m rasa_sdk --actions actions --port "$ACTION_PORT" >var/action-server.log 2>&1 &
+"$PY" -m rasa_sdk --actions actions.dialogue --port "$ACTION_PORT" >var/action-server.log 2>&1 &
 pids+=($!)
 IFS=, read -ra cors_origins <<<"$WEBCHAT_ORIGINS"
 say "Starting the Rasa server on port $RASA_PORT (log: var/rasa-server.log)"
@@ -80,7 +80,7 @@ cat <<INFO
                        $viber_note
   Web chat page        $webchat_note
   Action server        http://localhost:$ACTION_PORT/health
-  Database             $(.venv/bin/python -c 'from actions.db import redacted_url; print(redacted_url())')
+  Database             $(.venv/bin/python -c 'from actions.register.db import redacted_url; print(redacted_url())')
   Logs                 var/rasa-server.log, var/action-server.log
 
   Try it:

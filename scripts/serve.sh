@@ -13,6 +13,9 @@ case "${OTKE_PROFILE:-local}" in
   local) endpoints=endpoints.yml credentials=credentials.yml ;;
   *) die "OTKE_PROFILE must be 'local' or 'production', not '$OTKE_PROFILE'" ;;
 esac
+if [[ "${OTKE_PROFILE:-local}" == production && -n "${OTKE_NOW:-}" ]]; then
+  die "OTKE_NOW fixes the clock (for tests); a production server must run on real time: unset it"
+fi
 
 case "${1:-}" in
   rasa)
@@ -22,7 +25,7 @@ case "${1:-}" in
     ;;
   actions)
     .venv/bin/otke db upgrade
-    exec "$PY" -m rasa_sdk --actions actions --port "${ACTION_PORT:-5055}"
+    exec "$PY" -m rasa_sdk --actions actions.dialogue --port "${ACTION_PORT:-5055}"
     ;;
   *) die "usage: scripts/serve.sh rasa|actions" ;;
 esac

@@ -44,10 +44,14 @@ ensure_postgres
 ensure_redis
 ensure_chromium
 
-say "Lint: ruff and mypy"
+say "Lint: ruff, mypy and the import contracts"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy actions
+mkdir -p results
+.venv/bin/lint-imports --no-cache >results/import-contracts.log 2>&1 ||
+  { cat results/import-contracts.log; die "an import breaks a layer contract (pyproject.toml [tool.importlinter])"; }
+grep -E '^Contracts:' results/import-contracts.log | sed 's/^/  /'
 
 scripts/check_data.sh
 

@@ -1,87 +1,45 @@
-"""Shared fixtures: a clean PostgreSQL schema per run (or per test), built by the migrations.
+"""Fixtures every suite may use; their machinery lives in tests/support/.
 
-PostgreSQL must be reachable at TEST_DATABASE_URL (default: the local server's ``test``
-database); `make test` starts it when it is down. There is no fallback and no skipping.
+- The whole run lives at a fixed moment (tests/support/moments.py): the test process's clock and,
+  through OTKE_NOW, every server and command the tests start.
+- PostgreSQL: a schema migrated once per run (``session``, rolled back per test) or one of a
+  test's own with real commits (``committed_db``).
+- The real servers (``servers``), the trained model, the fake Viber API and the web chat page are
+  started once per run and shared by the end-to-end, browser, fault and scale-out tests.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
-from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
-from sqlalchemy import Connection, Engine, create_engine, make_url, text
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from actions import db
+from actions.register import clock, db
+from tests.support.database import fresh_schema
+from tests.support.fake_viber import FakeViber, start_fake_viber
+from tests.support.moments import TEST_MOMENT
+from tests.support.servers import Servers, WebchatPage, running_servers, serving_webchat, trained_model
 
-ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-
-
-def schema_url(schema: str) -> str:
-    """ADMIN_URL whose connections see only ``schema`` (through search_path)."""
-    url = make_url(ADMIN_URL)
-    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
-
-
-@contextmanager
-def fresh_schema(*, migrate: bool = True) -> Iterator[str]:
-    """A new, empty schema (migrated to head unless told not to); dropped afterwards. Yields its URL.
-
-    The schema's owner holds an advisory lock named after it for as long as it lives, so a run that
-    was killed leaves a schema nobody holds, which the next run drops (whichever machine it is on).
-    """
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        owner = admin.connect()
-    except Exception as error:  # say plainly what is missing, then fail
-        admin.dispose()
-        pytest.fail(
-            f"PostgreSQL at {ADMIN_URL} is not usable ({error}); `make test` starts it", pytrace=False
-        )
-    url = schema_url(schema)
-    try:
-        owner.execute(text("SELECT pg_advisory_lock(hashtext(:name))"), {"name": schema})
-        _drop_abandoned_schemas(owner)
-        owner.execute(text(f'CREATE SCHEMA "{schema}"'))
-        if migrate:
-            engine = db.make_engine(url)
-            with engine.begin() as connection:
-                db.upgrade("head", connection)
-            engine.dispose()
-        yield url
-    finally:
-        owner.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-        owner.close()
-        admin.dispose()
+# Run by the Rasa environment's own pytest (tests/rasa/pytest.ini), never by this one.
+collect_ignore = ["rasa"]
 
 
-def _drop_abandoned_schemas(connection: Connection) -> None:
-    """Test schemas whose owner is gone (its advisory lock is free)."""
-    names = connection.scalars(text("SELECT nspname FROM pg_namespace WHERE nspname LIKE 't\\_%'")).all()
-    for name in names:
-        if connection.scalar(text("SELECT pg_try_advisory_lock(hashtext(:name))"), {"name": name}):
-            connection.execute(text(f'DROP SCHEMA IF EXISTS "{name}" CASCADE'))
-            connection.execute(text("SELECT pg_advisory_unlock(hashtext(:name))"), {"name": name})
-
-
-@contextmanager
-def fresh_database(prefix: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database on ADMIN_URL's server (for Rasa's tracker store, which
-    creates its `events` table there); dropped afterwards. Yields its name."""
-    name = f"{prefix}_{secrets.token_hex(4)}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield name
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
+@pytest.fixture(scope="session", autouse=True)
+def fixed_moment() -> Iterator[None]:
+    """Every test, server and command of the run sees TEST_MOMENT as "now"."""
+    previous = os.environ.get(clock.ENVIRONMENT_VARIABLE)
+    os.environ[clock.ENVIRONMENT_VARIABLE] = TEST_MOMENT.isoformat()
+    clock.set_source(None)
+    yield
+    if previous is None:
+        os.environ.pop(clock.ENVIRONMENT_VARIABLE, None)
+    else:
+        os.environ[clock.ENVIRONMENT_VARIABLE] = previous
+    clock.set_source(None)
 
 
 @pytest.fixture(scope="session")
@@ -111,3 +69,35 @@ def committed_db(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         db.reset()
         yield url
         db.reset()
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    """The trained model for the current config, domain and data (trained only if missing)."""
+    return trained_model()
+
+
+@pytest.fixture(scope="session")
+def fake_viber() -> Iterator[FakeViber]:
+    fake = start_fake_viber()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def webchat_page() -> Iterator[WebchatPage]:
+    """webchat/public served on 127.0.0.1, as `make run` serves it."""
+    with serving_webchat() as page:
+        yield page
+
+
+@pytest.fixture(scope="session")
+def servers(
+    model_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_viber: FakeViber,
+    webchat_page: WebchatPage,
+) -> Iterator[Servers]:
+    """The action server on a fresh schema with the demo register, and the Rasa server, once per run."""
+    with running_servers(model_path, fake_viber, webchat_page, tmp_path_factory.mktemp("rasa")) as started:
+        yield started

@@ -14,13 +14,12 @@ from typing import Any
 import pytest
 from rasa_sdk import Tracker
 
-from actions import db
-from actions.actions import ActionStartReading, ActionSubmitReading
-from actions.forms import ValidateReadingForm, ValidateRegistrationForm
-from actions.meter import find_meter
-from actions.reading import ReadingRefused, submit_reading
-from tests.actions.conftest import (
-    PERIOD,
+from actions.dialogue.readings import ActionStartReading, ActionSubmitReading, ValidateReadingForm
+from actions.dialogue.registration import ValidateRegistrationForm
+from actions.register import db
+from actions.register.meter import find_meter
+from actions.register.reading import ReadingRefused, submit_reading
+from tests.support.dialogue import (
     READING_RESET,
     Register,
     domain_buttons,
@@ -31,6 +30,7 @@ from tests.actions.conftest import (
     tracker,
     uttered,
 )
+from tests.support.moments import PERIOD
 
 LONG = "1" * 10_000
 INJECTIONS = [
@@ -286,7 +286,7 @@ async def test_hostile_meter_number_is_refused_and_nothing_registered(
     assert result.events == [slot("meter_number", None)]
     assert result.messages == [filled("utter_meter_number_invalid")]
     assert register.failures() == 0
-    assert register.registered("222222") == []
+    assert register.enrolled("222222") == []
 
 
 @pytest.mark.parametrize("typed", ["２２２２２２", "222222 ", "№ ２２２ ２２２"])
@@ -294,4 +294,4 @@ async def test_folded_meter_number_matches(demo: dict[str, str], register: Regis
     result = await run(ValidateRegistrationForm(), meter_turn(typed))
 
     assert result.events == [slot("meter_number", "222222"), slot("registered_meter_id", demo["222222"])]
-    assert register.registered("222222") == []  # only action_register_meter registers
+    assert register.enrolled("222222") == []  # only action_register_meter registers

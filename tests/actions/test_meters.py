@@ -6,24 +6,19 @@ from typing import Any
 
 from rasa_sdk import Tracker
 
-from actions.actions import (
+from actions.dialogue.meters import (
     ActionAskMeterToRemove,
     ActionAskRemovalConfirmed,
     ActionMyMeters,
-    ActionReadingHistory,
     ActionRemoveMeter,
     ActionStartRemoval,
-    ActionSubmitReading,
+    ValidateRemovalForm,
 )
-from actions.forms import ValidateRemovalForm
-from actions.reading import period_title
-from actions.subscriber import Identity
-from tests.actions.conftest import (
-    LAST,
+from actions.dialogue.readings import ActionReadingHistory, ActionSubmitReading
+from actions.register.period import period_title
+from actions.register.subscriber import Identity
+from tests.support.dialogue import (
     MENU,
-    MIDDLE,
-    OLDEST,
-    PERIOD,
     REMOVAL_RESET,
     YES_NO,
     Register,
@@ -34,6 +29,7 @@ from tests.actions.conftest import (
     tracker,
     uttered,
 )
+from tests.support.moments import LAST, MIDDLE, OLDEST, PERIOD
 
 SHEVCHENKA = "м. Чернігів, вул. Ш*******, 1*, кв. *"
 PEREMOHY = "м. Чернігів, просп. П*******, 4*, кв. 1*"
@@ -313,8 +309,8 @@ async def test_remove_confirmed(demo: dict[str, str], register: Register) -> Non
 
     assert result.events == REMOVAL_RESET
     assert result.messages == [uttered("utter_meter_removed")]
-    assert register.registered("222222") == [("viber", "neighbour")]  # the neighbour keeps theirs
-    assert register.registered("111111") == [("rest", "tester")]
+    assert register.enrolled("222222") == [("viber", "neighbour")]  # the neighbour keeps theirs
+    assert register.enrolled("111111") == [("rest", "tester")]
     assert register.readings("222222") == readings
     listed = await run(ActionMyMeters(), tracker(intent="my_meters"))
     assert "222222" not in listed.messages[0]["text"]
@@ -328,7 +324,7 @@ async def test_remove_denied_keeps_the_meter(demo: dict[str, str], register: Reg
 
     assert denied.events == unanswered.events == REMOVAL_RESET
     assert denied.messages == unanswered.messages == [uttered("utter_meter_kept")]
-    assert register.registered("222222") == [("rest", "tester")]
+    assert register.enrolled("222222") == [("rest", "tester")]
 
 
 async def test_remove_someone_elses_meter_removes_nothing(demo: dict[str, str], register: Register) -> None:
@@ -339,5 +335,5 @@ async def test_remove_someone_elses_meter_removes_nothing(demo: dict[str, str], 
 
     # (It still answers utter_meter_removed; the form never gets here with a foreign meter.)
     assert result.events == REMOVAL_RESET
-    assert register.registered("333333") == [("viber", "neighbour")]
-    assert register.registered("222222") == [("rest", "tester")]
+    assert register.enrolled("333333") == [("viber", "neighbour")]
+    assert register.enrolled("222222") == [("rest", "tester")]

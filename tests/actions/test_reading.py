@@ -8,23 +8,17 @@ from typing import Any
 import pytest
 from rasa_sdk import Tracker
 
-from actions.actions import (
+from actions.dialogue.readings import (
     ActionAskMeterId,
     ActionAskReadingConfirmed,
     ActionAskReadingValue,
     ActionStartReading,
     ActionSubmitReading,
+    ValidateReadingForm,
 )
-from actions.forms import ValidateReadingForm
-from actions.reading import period_title
-from actions.subscriber import Identity
-from tests.actions.conftest import (
-    IN_WINDOW,
-    LAST,
-    MIDDLE,
-    OLDEST,
-    OUT_OF_WINDOW,
-    PERIOD,
+from actions.register.period import period_title
+from actions.register.subscriber import Identity
+from tests.support.dialogue import (
     READING_RESET,
     YES_NO,
     Clock,
@@ -38,6 +32,7 @@ from tests.actions.conftest import (
     tracker,
     uttered,
 )
+from tests.support.moments import IN_WINDOW, LAST, MIDDLE, OLDEST, OUT_OF_WINDOW, PERIOD
 
 VIBER = Identity("viber", "abc")
 RESETS = [slot("reading_value", None), slot("reading_check", None), slot("reading_confirmed", None)]
@@ -524,7 +519,7 @@ async def test_heat_limit_is_ten(demo: dict[str, str], register: Register) -> No
 async def test_plausible_limits_are_configurable(
     demo: dict[str, str], register: Register, configure: Configure
 ) -> None:
-    from actions.models import MeterKind
+    from actions.register.models import MeterKind
 
     configure(plausible_consumption=((MeterKind.HOT_WATER, Decimal("100")), (MeterKind.HEAT, Decimal("1"))))
     register.subscribe("333333", "111111")

@@ -8,11 +8,13 @@ from typing import Any
 import pytest
 from rasa_sdk import Tracker
 
-from actions.actions import ActionRegisterMeter, ActionStartRegistration
-from actions.forms import ValidateRegistrationForm
-from actions.subscriber import Identity
-from tests.actions.conftest import (
-    IN_WINDOW,
+from actions.dialogue.registration import (
+    ActionRegisterMeter,
+    ActionStartRegistration,
+    ValidateRegistrationForm,
+)
+from actions.register.subscriber import Identity
+from tests.support.dialogue import (
     MENU,
     REGISTRATION_RESET,
     Clock,
@@ -26,6 +28,7 @@ from tests.actions.conftest import (
     tracker,
     uttered,
 )
+from tests.support.moments import IN_WINDOW
 
 NOW = IN_WINDOW
 # Anything that would tell a stranger whose account or meter it is.
@@ -157,7 +160,7 @@ async def test_matching_pair_sets_the_meter(demo: dict[str, str], register: Regi
     assert result.events == [slot("meter_number", "222222"), slot("registered_meter_id", demo["222222"])]
     assert result.messages == []
     assert register.failures() == 0
-    assert register.registered("222222") == []  # only action_register_meter registers
+    assert register.enrolled("222222") == []  # only action_register_meter registers
 
 
 @pytest.mark.parametrize("typed", ["12#34", "222!", "лічильник", "<b>1</b>", "x" * 33, "12_34"])
@@ -422,7 +425,7 @@ async def test_register_a_new_meter(demo: dict[str, str], register: Register) ->
         uttered("utter_registered"),
         uttered("utter_add_another_meter"),
     ]
-    assert register.registered("222222") == [("rest", "tester")]
+    assert register.enrolled("222222") == [("rest", "tester")]
 
 
 async def test_register_a_heat_meter(demo: dict[str, str], register: Register) -> None:
@@ -454,7 +457,7 @@ async def test_register_an_already_registered_meter(demo: dict[str, str], regist
         uttered("utter_meter_already_registered"),
         uttered("utter_add_another_meter"),
     ]
-    assert register.registered("222222") == [("rest", "tester")]
+    assert register.enrolled("222222") == [("rest", "tester")]
 
 
 async def test_registration_blocked_ending(demo: dict[str, str], register: Register) -> None:
@@ -479,7 +482,7 @@ async def test_registration_blocked_wins_over_a_matched_meter(
     result = await run(ActionRegisterMeter(), registration_done(demo["222222"], registration_blocked=True))
 
     assert result.messages == [said("utter_registration_blocked", registration_retry_minutes="60")]
-    assert register.registered("222222") == []
+    assert register.enrolled("222222") == []
 
 
 async def test_registration_failed_ending(demo: dict[str, str], register: Register) -> None:
@@ -487,7 +490,7 @@ async def test_registration_failed_ending(demo: dict[str, str], register: Regist
 
     assert result.events == REGISTRATION_RESET
     assert result.messages == [uttered("utter_registration_failed")]
-    assert register.registered("222222") == []
+    assert register.enrolled("222222") == []
 
 
 async def test_one_meter_registered_by_two_subscribers(demo: dict[str, str], register: Register) -> None:
@@ -499,7 +502,7 @@ async def test_one_meter_registered_by_two_subscribers(demo: dict[str, str], reg
 
     assert mine.messages[1] == uttered("utter_registered")
     assert theirs.messages[1] == uttered("utter_registered")
-    assert register.registered("222222") == [("rest", "tester"), ("viber", "abc")]
+    assert register.enrolled("222222") == [("rest", "tester"), ("viber", "abc")]
 
 
 async def test_two_meters_of_two_accounts_for_one_subscriber(
@@ -516,7 +519,7 @@ async def test_two_meters_of_two_accounts_for_one_subscriber(
         account_number="23456",
         address="м. Чернігів, просп. П*******, 4*, кв. 1*",
     )
-    assert register.registered("222222") == register.registered("333333") == [("rest", "tester")]
+    assert register.enrolled("222222") == register.enrolled("333333") == [("rest", "tester")]
 
 
 async def test_viber_sender_is_its_channel_identity(demo: dict[str, str], register: Register) -> None:
@@ -530,4 +533,4 @@ async def test_viber_sender_is_its_channel_identity(demo: dict[str, str], regist
         tracker(sender="viber:abc", channel="rest", slots={"registered_meter_id": demo["111111"]}),
     )
 
-    assert register.registered("111111") == [("viber", "abc"), ("rest", "viber:abc")]
+    assert register.enrolled("111111") == [("viber", "abc"), ("rest", "viber:abc")]

@@ -6,12 +6,13 @@ import datetime as dt
 
 import pytest
 
-from actions.account import AccountRefused, mask_address, parse_account_number
-from actions.conversation import MeterCard
-from actions.forms import choose_meter, retry_minutes
-from actions.meter import meter_number_candidates, meter_title, normalise_meter_number
-from actions.models import Account, Meter, MeterKind
-from actions.reading import in_reading_window, period_title
+from actions.dialogue.conversation import MeterCard
+from actions.dialogue.meter_choice import choose_meter
+from actions.dialogue.registration import retry_minutes
+from actions.register.account import AccountRefused, mask_address, parse_account_number
+from actions.register.meter import meter_number_candidates, meter_title, normalise_meter_number
+from actions.register.models import Account, Meter, MeterKind
+from actions.register.period import in_reading_window, period_title
 
 # --- account numbers -----------------------------------------------------------------------------
 
@@ -219,7 +220,7 @@ def test_retry_minutes(until: dt.datetime, minutes: str) -> None:
 
 
 def test_the_test_clock_moments() -> None:
-    from tests.actions.conftest import IN_WINDOW, OUT_OF_WINDOW
+    from tests.support.moments import IN_WINDOW, OUT_OF_WINDOW
 
     assert in_reading_window(IN_WINDOW)
     assert not in_reading_window(OUT_OF_WINDOW)

@@ -5,26 +5,32 @@ from __future__ import annotations
 import pytest
 from rasa_sdk import Action, Tracker
 
-from actions import db
-from actions.actions import (
-    ActionAskMeterId,
+from actions.dialogue.meters import (
     ActionAskMeterToRemove,
-    ActionAskReadingConfirmed,
-    ActionAskReadingValue,
     ActionAskRemovalConfirmed,
     ActionMyMeters,
-    ActionReadingHistory,
-    ActionRegisterMeter,
-    ActionRememberSubscriber,
     ActionRemoveMeter,
-    ActionStartReading,
-    ActionStartRegistration,
     ActionStartRemoval,
-    ActionSubmitReading,
+    ValidateRemovalForm,
 )
-from actions.forms import ValidateReadingForm, ValidateRegistrationForm, ValidateRemovalForm
-from actions.subscriber import Identity, find_subscriber
-from tests.actions.conftest import STOP_FLOW, Register, run, said, slot, tracker, uttered
+from actions.dialogue.readings import (
+    ActionAskMeterId,
+    ActionAskReadingConfirmed,
+    ActionAskReadingValue,
+    ActionReadingHistory,
+    ActionStartReading,
+    ActionSubmitReading,
+    ValidateReadingForm,
+)
+from actions.dialogue.registration import (
+    ActionRegisterMeter,
+    ActionStartRegistration,
+    ValidateRegistrationForm,
+)
+from actions.dialogue.subscription import ActionRememberSubscriber
+from actions.register import db
+from actions.register.subscriber import Identity, find_subscriber
+from tests.support.dialogue import STOP_FLOW, Register, run, said, slot, tracker, uttered
 
 # --- action_remember_subscriber --------------------------------------------------------------------
 

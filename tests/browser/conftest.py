@@ -1,4 +1,4 @@
-"""Headless Debian Chromium driven by Playwright, against the real servers of tests/e2e."""
+"""Headless Debian Chromium driven by Playwright, against the session's real servers."""
 
 from __future__ import annotations
 
@@ -7,13 +7,6 @@ from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
-
-from tests.e2e.conftest import (  # noqa: F401 - the session's real servers, shared with the e2e tests
-    fake_viber,
-    model_path,
-    servers,
-    webchat_page,
-)
 
 CHROMIUM = "/usr/bin/chromium"
 # No background traffic: the machine has no internet, and Chromium would keep trying.

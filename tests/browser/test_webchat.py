@@ -16,10 +16,12 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.billing import import_accounts
-from actions.models import Reading, Subscriber
-from actions.reading import period_of, previous_period, utcnow
-from tests.e2e.conftest import OUTPUT, Servers, WebchatPage, free_port
+from actions.operators.billing import import_accounts
+from actions.register import clock
+from actions.register.models import Reading, Subscriber
+from actions.register.period import period_of, previous_period
+from tests.support.paths import OUTPUT
+from tests.support.servers import Servers, WebchatPage, free_port
 
 T = TypeVar("T")
 BOT = ".otke-chat__message--bot"
@@ -47,7 +49,7 @@ def tap(page: Page, title: str) -> None:
 @pytest.fixture(scope="module")
 def browser_meter(servers: Servers) -> tuple[str, str]:
     """An account and hot-water meter of the browser test's own, last read at 120.00."""
-    period = previous_period(period_of(utcnow()))
+    period = previous_period(period_of(clock.now()))
     with servers.engine.begin() as connection, Session(bind=connection) as session:
         report = import_accounts(
             session,
@@ -164,8 +166,8 @@ def test_only_the_pages_origin_may_open_a_socket(servers: Servers, webchat_page:
 
 def test_a_browser_claiming_a_viber_id_gets_its_own_conversation(servers: Servers) -> None:
     """A page can choose any session id; it is qualified as webchat:<id> and never reaches Viber's."""
-    from tests.e2e.test_viber import say as viber_say
-    from tests.e2e.test_viber import viber_user
+    from tests.support.viber import say as viber_say
+    from tests.support.viber import viber_user
 
     user = viber_user()
     viber_say(servers, user, "Додати лічильник")  # the Viber user is in the middle of a registration
@@ -201,3 +203,45 @@ def test_a_browser_claiming_a_viber_id_gets_its_own_conversation(servers: Server
             )
         ).all()
     assert "webchat" not in channels or sorted(channels) == ["viber", "webchat"]
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def horizontal_overflow(page: Page) -> int:
+    """How far the page scrolls sideways (0: it fits the screen's width)."""
+    return int(page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth"))
+
+
+@pytest.mark.parametrize("viewport", [PHONE, {"width": 1280, "height": 800}], ids=["phone", "desktop"])
+def test_the_page_and_the_widget_fit_the_screen(
+    browser: Any, servers: Servers, webchat_page: WebchatPage, viewport: dict[str, int]
+) -> None:
+    """On a phone the page never scrolls sideways and the open chat fills the screen; on a desktop
+    the chat stays a panel in the corner. Screenshots of both are kept in tests/output/."""
+    context = browser.new_context(
+        locale="uk-UA", viewport=viewport, is_mobile=viewport is PHONE, has_touch=True
+    )
+    page = context.new_page()
+    try:
+        open_chat(page, webchat_page, servers.rasa_url)
+        expect(page.locator(BOT).first).to_contain_text("Вітаємо!", timeout=TIMEOUT)
+        name = "phone" if viewport is PHONE else "desktop"
+        OUTPUT.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(OUTPUT / f"webchat-{name}-open.png"))
+        assert horizontal_overflow(page) == 0
+        panel = page.locator(".otke-chat__panel").bounding_box()
+        assert panel is not None
+        if viewport is PHONE:
+            assert (panel["x"], panel["y"], panel["width"], panel["height"]) == (0, 0, 390, 844)
+        else:
+            assert panel["width"] == 380 and panel["x"] + panel["width"] == 1280 - 20
+        page.get_by_role("button", name="Згорнути чат").click()
+        page.screenshot(path=str(OUTPUT / f"webchat-{name}-page.png"))
+        assert horizontal_overflow(page) == 0
+        heading = page.locator("h1").bounding_box()
+        assert heading is not None and heading["x"] + heading["width"] <= viewport["width"]
+        launcher = page.locator(".otke-chat__launcher").bounding_box()
+        assert launcher is not None and launcher["x"] + launcher["width"] <= viewport["width"]
+    finally:
+        context.close()

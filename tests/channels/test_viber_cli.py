@@ -17,12 +17,15 @@ import pytest
 from ruamel.yaml import YAML
 from sqlalchemy import text
 
-from actions import db
-from actions.demo import seed_demo
-from actions.meter import find_meter, register_meter
-from actions.reading import submit_reading
-from actions.subscriber import Identity, get_or_create_subscriber, set_subscribed
-from tests.channels.fake_viber import Call, FakeViber, start_fake_viber
+from actions.operators.demo import seed_demo
+from actions.operators.reminder import STALE_CLAIM
+from actions.register import db
+from actions.register.meter import enrol_meter, find_meter
+from actions.register.models import Reminder, ReminderStatus
+from actions.register.reading import submit_reading
+from actions.register.subscriber import Identity, get_or_create_subscriber, set_subscribed
+from tests.support.fake_viber import Call, FakeViber, start_fake_viber
+from tests.support.moments import TEST_MOMENT
 
 ROOT = Path(__file__).resolve().parents[2]
 OTKE = Path(sys.executable).with_name("otke")
@@ -173,8 +176,8 @@ def test_an_unreachable_api_is_reported(command: str) -> None:
 
 # --- remind ----------------------------------------------------------------------------------------
 
-TODAY = dt.datetime.now(KYIV)
-PERIOD = f"{TODAY.year:04d}-{TODAY.month:02d}"  # the seed's readings are relative to the real clock
+TODAY = TEST_MOMENT.astimezone(KYIV)  # the seed's readings are relative to the run's clock
+PERIOD = f"{TODAY.year:04d}-{TODAY.month:02d}"
 IN_WINDOW = TODAY.replace(day=26, hour=12, minute=0, second=0, microsecond=0).isoformat()
 BEFORE_WINDOW = TODAY.replace(day=10, hour=12, minute=0, second=0, microsecond=0).isoformat()
 
@@ -244,7 +247,7 @@ def register(committed_db: str) -> dict[str, int]:
             for number in meters:
                 meter = find_meter(session, ACCOUNT[number], number)
                 assert meter is not None
-                register_meter(session, person.id, meter.id)
+                enrol_meter(session, person.id, meter.id)
             ids[name] = person.id
 
         subscriber("olena", "222222", "333333")
@@ -406,3 +409,30 @@ def test_failed_sends_are_retried_by_the_next_run(viber: FakeViber, register: di
         reminder("olena", "222222", "333333"),
     ]
     assert reminders() == [(register["olena"], PERIOD, "sent"), (register["ivan"], PERIOD, "sent")]
+
+
+def test_a_claim_left_by_a_run_that_died_is_taken_over_later(
+    viber: FakeViber, register: dict[str, int]
+) -> None:
+    """A run killed between claiming a reminder and recording the send leaves it "sending": a later
+    run sends it once the claim is STALE_CLAIM old, and leaves a fresh claim (a run in progress) alone."""
+    now = TEST_MOMENT  # the clock of the commands the tests run (OTKE_NOW)
+    with db.transaction() as session:
+        for name, age in (("olena", STALE_CLAIM + dt.timedelta(seconds=1)), ("ivan", STALE_CLAIM / 2)):
+            session.add(
+                Reminder(
+                    subscriber_id=register[name],
+                    period=PERIOD,
+                    status=ReminderStatus.SENDING,
+                    updated_at=now - age,
+                )
+            )
+    listed = remind(viber, "--dry-run", "--now", IN_WINDOW)
+    assert (
+        listed.stdout.splitlines()[-1] == f"Період {PERIOD}: було б надіслано 1, пропущено 1 (уже нагадано)"
+    )
+    result = remind(viber, "--now", IN_WINDOW)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == [summary(sent=1, skipped=1, failed=0)]
+    assert sends(viber) == [reminder("olena", "222222", "333333")]
+    assert reminders() == [(register["olena"], PERIOD, "sent"), (register["ivan"], PERIOD, "sending")]

@@ -9,7 +9,7 @@ from decimal import Decimal
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from actions.billing import (
+from actions.operators.billing import (
     CHUNK_ROWS,
     KEPT_ERRORS,
     ImportReport,
@@ -17,10 +17,10 @@ from actions.billing import (
     export_readings,
     import_accounts,
 )
-from actions.demo import seed_demo
-from actions.meter import find_meter
-from actions.models import Account, Meter, MeterKind
-from actions.reading import submit_reading
+from actions.operators.demo import seed_demo
+from actions.register.meter import find_meter
+from actions.register.models import Account, Meter, MeterKind
+from actions.register.reading import submit_reading
 
 HEADER = "account_number,address,meter_number,meter_kind,last_reading,last_period"
 ADDRESS = "м. Чернігів, вул. Шевченка, 12, кв. 3"
@@ -52,7 +52,7 @@ def query(session: Session, statement: str) -> list[tuple[object, ...]]:
 def register(session: Session) -> list[tuple[object, ...]]:
     return query(
         session,
-        "SELECT a.number, a.address, m.number, m.kind, m.register_digits FROM meters m "
+        "SELECT a.number, a.address, m.number, m.kind, m.dial_digits FROM meters m "
         "JOIN accounts a ON a.id = m.account_id ORDER BY a.number, m.number",
     )
 
@@ -334,7 +334,7 @@ def test_export_of_an_empty_period(session: Session) -> None:
 
 def test_export_with_a_wider_register(session: Session) -> None:
     meters = build_history(session)
-    session.execute(text("UPDATE meters SET register_digits = 4 WHERE id = :m"), {"m": meters["444444"]})
+    session.execute(text("UPDATE meters SET dial_digits = 4 WHERE id = :m"), {"m": meters["444444"]})
     session.expire_all()
     out = io.StringIO()
     export_readings(session, "2026-03", out)
@@ -366,7 +366,7 @@ def test_seed_demo_twice(session: Session) -> None:
 
 
 def test_import_plans_its_chunk_queries_for_their_own_values(session: Session) -> None:
-    # A generic plan of the prepared chunk queries took seconds a chunk (actions/billing.py).
+    # A generic plan of the prepared chunk queries took seconds a chunk (actions/operators/billing.py).
     assert session.execute(text("SHOW plan_cache_mode")).scalar() == "auto"
     rows = [HEADER] + [f"{10000 + i},адреса {i},{500000 + i},heat,1.00,2026-02" for i in range(12)]
     for _ in range(2):  # more than psycopg's five executions before it prepares a statement

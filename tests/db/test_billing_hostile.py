@@ -24,12 +24,12 @@ from typing import BinaryIO
 import pytest
 from sqlalchemy import text
 
-from actions import db
-from actions.billing import import_accounts
-from actions.meter import find_meter
-from actions.models import Account, Meter, MeterKind
-from actions.reading import submit_reading
-from tests.db.test_cli import GOOD, HEADER, OTKE, otke
+from actions.operators.billing import import_accounts
+from actions.register import db
+from actions.register.meter import find_meter
+from actions.register.models import Account, Meter, MeterKind
+from actions.register.reading import submit_reading
+from tests.support.otke import GOOD, HEADER, OTKE, otke
 
 EXPECTED = "(очікується account_number,address,meter_number,meter_kind,last_reading,last_period)"
 # Good rows that would change the loaded register: a new address, kind and reading, a new account.

@@ -5,65 +5,29 @@ from __future__ import annotations
 import datetime as dt
 import os
 import subprocess
-import sys
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, make_url, text
 
-from actions import db
-from actions.meter import find_meter
-from actions.models import Base
-from actions.reading import submit_reading
-
-OTKE = Path(sys.executable).with_name("otke")
-CLOSED_PORT_URL = "postgresql+psycopg://postgres@127.0.0.1:1/test"
-HEADER = "account_number,address,meter_number,meter_kind,last_reading,last_period"
-GOOD = [
+from actions.register import db, schema
+from actions.register.meter import find_meter
+from actions.register.models import Base
+from actions.register.reading import submit_reading
+from tests.support.otke import (
+    CLOSED_PORT_URL,
+    EXPORT_HEADER,
+    GOOD,
+    GOOD_SUMMARY,
     HEADER,
-    '12345,"м. Чернігів, вул. Шевченка, 12, кв. 3",111111,heat,475.10,2026-02',
-    '12345,"м. Чернігів, вул. Шевченка, 12, кв. 3",222222,hot_water,,',
-    "23456,вул. Миру 5,333333,hot_water,41.00,2026-02",
-]
-GOOD_SUMMARY = (
-    "рядків: 3, з помилками: 0; рахунки: створено 2, оновлено 0; "
-    "лічильники: створено 3, оновлено 0; показання: створено 2, оновлено 0"
+    OTKE,
+    counts,
+    otke,
+    write,
 )
-EXPORT_HEADER = (
-    "account_number,meter_number,meter_kind,period,reading,previous_reading,consumption,submitted_at,channel"
-)
-
-
-def otke(*args: str, url: str | None = None, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ)
-    if url is not None:
-        env["DATABASE_URL"] = url
-    result = subprocess.run(
-        [str(OTKE), *args], input=stdin, capture_output=True, env=env, timeout=60, check=False
-    )
-    completed = subprocess.CompletedProcess(
-        result.args, result.returncode, result.stdout.decode(), result.stderr.decode()
-    )
-    assert "Traceback" not in completed.stderr, completed.stderr
-    return completed
-
-
-def write(path: Path, lines: list[str], *, encoding: str = "utf-8") -> Path:
-    path.write_bytes(("\n".join(lines) + "\n").encode(encoding))
-    return path
-
-
-def counts() -> tuple[int, int, int]:
-    with db.engine().connect() as connection:
-        row = connection.execute(
-            text(
-                "SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM meters), "
-                "(SELECT count(*) FROM readings)"
-            )
-        ).one()
-    return (row[0], row[1], row[2])
+from tests.support.tcp_proxy import TcpProxy
 
 
 def test_otke_is_installed() -> None:
@@ -303,7 +267,7 @@ def test_db_downgrade_and_upgrade(committed_db: str) -> None:
         with engine.connect() as connection:
             assert set(inspect(connection).get_table_names()) == {"alembic_version", *Base.metadata.tables}
             versions = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-            assert versions == [ScriptDirectory.from_config(db.alembic_config()).get_current_head()]
+            assert versions == [ScriptDirectory.from_config(schema.alembic_config()).get_current_head()]
         again = otke("db", "upgrade", "head")
         assert again.returncode == 0
     finally:
@@ -343,3 +307,54 @@ def test_export_to_an_unwritable_place(committed_db: str, tmp_path: Path) -> Non
     assert result.returncode == 2
     assert result.stderr.startswith("otke: не вдається записати ")
     assert "Traceback" not in result.stderr
+
+
+def test_an_export_to_stdout_cut_off_mid_stream_writes_nothing(committed_db: str) -> None:
+    """The database goes away after the first batch of a streamed export: standard output stays
+    empty (no half CSV for billing) and the command fails with code 3 and a message."""
+    rows = 5000  # more than one batch of the streamed query (yield_per=2000)
+    with db.engine().begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO accounts (number, address) "
+                "SELECT lpad(n::text, 5, '0'), 'a' FROM generate_series(1, :rows) AS n"
+            ),
+            {"rows": rows},
+        )
+        connection.execute(
+            text("INSERT INTO meters (account_id, number, kind) SELECT id, number, 'heat' FROM accounts")
+        )
+        connection.execute(
+            text(
+                "INSERT INTO readings (meter_id, period, value, submitted_at, channel, status) "
+                "SELECT id, '2026-03', 1.00, now(), 'viber', 'accepted' FROM meters"
+            )
+        )
+    url = make_url(committed_db)
+    with TcpProxy(url.host or "127.0.0.1", url.port or 5432) as proxy:
+        through_proxy = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        whole = otke("export-readings", "--period", "2026-03", url=through_proxy)
+        assert (whole.returncode, len(whole.stdout.splitlines())) == (0, rows + 1)
+        # The second batch is fetched only after the first was written out.
+        proxy.cut_on(b"FETCH FORWARD", b"FETCH FORWARD")
+        cut = otke("export-readings", "--period", "2026-03", url=through_proxy)
+        assert proxy.tripped.is_set()
+    assert cut.returncode == 3, cut.stderr
+    assert cut.stdout == ""
+    assert cut.stderr.startswith("otke: база даних недоступна (")
+
+
+def test_the_production_profile_never_falls_back_to_the_embedded_file(tmp_path: Path) -> None:
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    done = subprocess.run(
+        [str(OTKE), "db", "upgrade"],
+        env={**env, "OTKE_PROFILE": "production"},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 3
+    assert done.stderr.startswith("otke: не задано DATABASE_URL;")
+    assert "Traceback" not in done.stderr

@@ -9,10 +9,10 @@ from typing import TypeVar
 
 from sqlalchemy import text
 
-from actions import db
-from actions.models import Account, Meter, MeterKind
-from actions.reading import Submission, submit_reading
-from actions.subscriber import Identity, get_or_create_subscriber
+from actions.register import db
+from actions.register.models import Account, Meter, MeterKind
+from actions.register.reading import Submission, submit_reading
+from actions.register.subscriber import Identity, get_or_create_subscriber
 
 T = TypeVar("T")
 ROUNDS = 20

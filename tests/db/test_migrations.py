@@ -11,14 +11,14 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
-from actions import db
-from actions.models import Base
-from tests.conftest import fresh_schema
+from actions.register import db, schema
+from actions.register.models import Base
+from tests.support.database import fresh_schema
 
 # What the first revision builds; later revisions add to it.
 REGISTER_TABLES = {"accounts", "meters", "subscribers", "subscriber_meters", "readings", "alembic_version"}
 TABLES = REGISTER_TABLES | {"registration_failures", "reminders"}
-SCRIPTS = ScriptDirectory.from_config(db.alembic_config())
+SCRIPTS = ScriptDirectory.from_config(schema.alembic_config())
 HEAD = SCRIPTS.get_current_head()
 # Oldest first.
 REVISIONS = [script.revision for script in reversed(list(SCRIPTS.walk_revisions()))]
@@ -52,13 +52,13 @@ def test_up_down_up_on_postgresql() -> None:
         try:
             assert state(engine) == (set(), [])
             with engine.begin() as connection:
-                db.upgrade("head", connection)
+                schema.upgrade("head", connection)
             assert state(engine) == (TABLES, [HEAD])
             with engine.begin() as connection:
-                db.downgrade("base", connection)
+                schema.downgrade("base", connection)
             assert state(engine) == ({"alembic_version"}, [])
             with engine.begin() as connection:
-                db.upgrade("head", connection)
+                schema.upgrade("head", connection)
             assert state(engine) == (TABLES, [HEAD])
         finally:
             engine.dispose()
@@ -71,18 +71,18 @@ def test_one_revision_at_a_time() -> None:
         try:
             for revision in REVISIONS:
                 with engine.begin() as connection:
-                    db.upgrade(revision, connection)
+                    schema.upgrade(revision, connection)
                 assert state(engine)[1] == [revision]
                 if revision == "0001":
                     assert state(engine)[0] == REGISTER_TABLES
             assert state(engine) == (TABLES, [HEAD])
             for below in reversed(REVISIONS[:-1]):
                 with engine.begin() as connection:
-                    db.downgrade("-1", connection)
+                    schema.downgrade("-1", connection)
                 assert state(engine)[1] == [below]
             assert state(engine) == (REGISTER_TABLES, ["0001"])
             with engine.begin() as connection:
-                db.downgrade("-1", connection)
+                schema.downgrade("-1", connection)
             assert state(engine) == ({"alembic_version"}, [])
         finally:
             engine.dispose()
@@ -157,7 +157,7 @@ def test_up_down_up_on_sqlite(tmp_path: Path) -> None:
     engine = db.make_engine(f"sqlite:///{tmp_path / 'var' / 'otke.sqlite3'}")
     try:
         with engine.begin() as connection:
-            db.upgrade("head", connection)
+            schema.upgrade("head", connection)
         assert state(engine) == (TABLES, [HEAD])
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
@@ -170,10 +170,10 @@ def test_up_down_up_on_sqlite(tmp_path: Path) -> None:
                 "ix_readings_subscriber_id",
             }
         with engine.begin() as connection:
-            db.downgrade("base", connection)
+            schema.downgrade("base", connection)
         assert state(engine) == ({"alembic_version"}, [])
         with engine.begin() as connection:
-            db.upgrade("head", connection)
+            schema.upgrade("head", connection)
         assert state(engine) == (TABLES, [HEAD])
     finally:
         engine.dispose()
@@ -184,7 +184,7 @@ def test_sqlite_keeps_the_register_rules(tmp_path: Path) -> None:
     engine = db.make_engine(f"sqlite:///{tmp_path / 'otke.sqlite3'}")
     try:
         with engine.begin() as connection:
-            db.upgrade("head", connection)
+            schema.upgrade("head", connection)
         insert = (
             "INSERT INTO readings (meter_id, period, value, submitted_at, channel, status) "
             "VALUES (1, :period, :value, '2026-03-26 08:00:00', 'rest', :status)"
@@ -210,3 +210,46 @@ def test_sqlite_keeps_the_register_rules(tmp_path: Path) -> None:
         assert [tuple(row) for row in rows] == [("1.00", "superseded"), ("2.00", "accepted")]
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "sqlite"])
+def test_0004_renames_keep_the_data(dialect: str, tmp_path: Path) -> None:
+    """register_digits -> dial_digits and registered_at -> enrolled_at carry every row, both ways."""
+    with fresh_schema(migrate=False) as url:
+        engine = db.make_engine(url if dialect == "postgresql" else f"sqlite:///{tmp_path / 'otke.sqlite3'}")
+        try:
+            with engine.begin() as connection:
+                schema.upgrade("0003", connection)
+                connection.execute(text("INSERT INTO accounts (number, address) VALUES ('12345', 'a')"))
+                connection.execute(
+                    text(
+                        "INSERT INTO meters (account_id, number, kind, register_digits) VALUES (1, '7', 'heat', 4)"
+                    )
+                )
+                connection.execute(
+                    text(
+                        "INSERT INTO subscribers (channel, channel_user_id, created_at) VALUES ('rest', 'u', :at)"
+                    ),
+                    {"at": "2026-11-26 10:00:00+00:00"},
+                )
+                connection.execute(
+                    text("INSERT INTO subscriber_meters VALUES (1, 1, :at)"),
+                    {"at": "2026-11-26 10:00:00+00:00"},
+                )
+            with engine.begin() as connection:
+                schema.upgrade("0004", connection)
+                assert connection.execute(text("SELECT number, dial_digits FROM meters")).all() == [("7", 4)]
+                assert (
+                    connection.execute(text("SELECT count(enrolled_at) FROM subscriber_meters")).scalar() == 1
+                )
+                with pytest.raises(sa.exc.IntegrityError), connection.begin_nested():
+                    connection.execute(text("UPDATE meters SET dial_digits = 8"))
+            with engine.begin() as connection:
+                schema.downgrade("0003", connection)
+                assert connection.execute(text("SELECT register_digits FROM meters")).scalar() == 4
+                assert (
+                    connection.execute(text("SELECT count(registered_at) FROM subscriber_meters")).scalar()
+                    == 1
+                )
+        finally:
+            engine.dispose()

@@ -11,17 +11,18 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import Session
 
-from actions.account import find_account, is_account_number
-from actions.meter import find_meter, is_registered, register_meter, registered_meters
-from actions.models import Account, Meter, MeterKind, Reading, ReadingStatus, Subscriber
-from actions.reading import (
+from actions.register import clock
+from actions.register.account import find_account, is_account_number
+from actions.register.meter import enrol_meter, enrolled_meters, find_meter, is_enrolled
+from actions.register.models import Account, Meter, MeterKind, Reading, ReadingStatus, Subscriber
+from actions.register.reading import (
     PeriodReading,
     accepted_reading,
     previous_accepted,
     recent_readings,
     submit_reading,
 )
-from actions.subscriber import (
+from actions.register.subscriber import (
     Identity,
     find_subscriber,
     get_or_create_subscriber,
@@ -43,7 +44,7 @@ def make_meter(
     if owner is None:
         owner = Account(number=account, address=f"вул. Миру, {account}")
         session.add(owner)
-    meter = Meter(account=owner, number=number, kind=kind, register_digits=digits)
+    meter = Meter(account=owner, number=number, kind=kind, dial_digits=digits)
     session.add(meter)
     session.flush()
     return meter
@@ -124,7 +125,7 @@ def test_meter_checks(session: Session) -> None:
     def meter(number: str = "2", kind: str = "heat", digits: int = 3) -> str:
         return refused(
             session,
-            "INSERT INTO meters (account_id, number, kind, register_digits) VALUES (:a, :n, :k, :d)",
+            "INSERT INTO meters (account_id, number, kind, dial_digits) VALUES (:a, :n, :k, :d)",
             a=account_id,
             n=number,
             k=kind,
@@ -134,14 +135,14 @@ def test_meter_checks(session: Session) -> None:
     assert meter(kind="gas") == "ck_meters_kind_known"
     assert meter(kind="HEAT") == "ck_meters_kind_known"
     assert meter(number="") == "ck_meters_number_not_empty"
-    assert meter(digits=0) == "ck_meters_register_digits_range"
-    assert meter(digits=8) == "ck_meters_register_digits_range"
+    assert meter(digits=0) == "ck_meters_dial_digits_range"
+    assert meter(digits=8) == "ck_meters_dial_digits_range"
     assert meter(number="111111") == "uq_meters_account_id_number"
     assert refused(session, "INSERT INTO meters (account_id, number, kind) VALUES (999999, '1', 'heat')") == (
         "fk_meters_account_id_accounts"
     )
     sql(session, "INSERT INTO meters (account_id, number, kind) VALUES (:a, '2', 'hot_water')", a=account_id)
-    digits = session.scalar(text("SELECT register_digits FROM meters WHERE number = '2'"))
+    digits = session.scalar(text("SELECT dial_digits FROM meters WHERE number = '2'"))
     assert digits == 3
 
 
@@ -426,18 +427,21 @@ def test_decimal_sums_are_exact(session: Session) -> None:
 # --- meters and subscribers -------------------------------------------------------------------------
 
 
-def test_register_meter(session: Session) -> None:
+def test_enrol_meter(session: Session) -> None:
     first = make_meter(session, number="111111")
     second = make_meter(session, number="222222")
     subscriber = get_or_create_subscriber(session, Identity("viber", "u1"))
-    assert registered_meters(session, subscriber.id) == []
-    assert is_registered(session, subscriber.id, first.id) is False
-    assert register_meter(session, subscriber.id, second.id) is True
-    assert register_meter(session, subscriber.id, first.id) is True
-    assert register_meter(session, subscriber.id, first.id) is False
-    assert is_registered(session, subscriber.id, first.id) is True
-    # In the order they were registered.
-    assert registered_meters(session, subscriber.id) == [second, first]
+    assert enrolled_meters(session, subscriber.id) == []
+    assert is_enrolled(session, subscriber.id, first.id) is False
+    moment = dt.datetime(2026, 11, 27, 10, 0, tzinfo=dt.UTC)
+    with clock.use(clock.fixed(moment)):
+        assert enrol_meter(session, subscriber.id, second.id) is True
+    with clock.use(clock.fixed(moment + dt.timedelta(seconds=1))):
+        assert enrol_meter(session, subscriber.id, first.id) is True
+        assert enrol_meter(session, subscriber.id, first.id) is False
+    assert is_enrolled(session, subscriber.id, first.id) is True
+    # In the order they were enrolled (the later enrolment of the older meter comes last).
+    assert enrolled_meters(session, subscriber.id) == [second, first]
     rows = session.scalar(
         text("SELECT count(*) FROM subscriber_meters WHERE subscriber_id = :s"), {"s": subscriber.id}
     )
@@ -449,12 +453,12 @@ def test_one_meter_two_subscribers(session: Session) -> None:
     alice = get_or_create_subscriber(session, Identity("viber", "alice"))
     bob = get_or_create_subscriber(session, Identity("telegram", "bob"))
     carol = get_or_create_subscriber(session, Identity("rest", "carol"))
-    assert register_meter(session, alice.id, meter.id) is True
-    assert register_meter(session, bob.id, meter.id) is True
-    assert registered_meters(session, alice.id) == [meter]
-    assert registered_meters(session, bob.id) == [meter]
-    assert registered_meters(session, carol.id) == []
-    assert is_registered(session, carol.id, meter.id) is False
+    assert enrol_meter(session, alice.id, meter.id) is True
+    assert enrol_meter(session, bob.id, meter.id) is True
+    assert enrolled_meters(session, alice.id) == [meter]
+    assert enrolled_meters(session, bob.id) == [meter]
+    assert enrolled_meters(session, carol.id) == []
+    assert is_enrolled(session, carol.id, meter.id) is False
     session.expire_all()
     assert [m.number for m in session.get_one(Subscriber, alice.id).meters] == ["111111"]
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from actions.models import Meter, Reading, Subscriber, subscriber_meters
+from actions.register.models import Meter, Reading, Subscriber, subscriber_meters
 from actions.texts import response
-from tests.e2e.conftest import Servers
-from tests.e2e.test_viber import say, texts, viber_user
+from tests.support.servers import Servers
+from tests.support.viber import say, texts, viber_user
 
 
 def refusal(name: str, **values: str) -> str:

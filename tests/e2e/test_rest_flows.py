@@ -10,9 +10,11 @@ import uuid
 
 from sqlalchemy import select
 
-from actions.models import Meter, Reading, ReadingStatus, Subscriber
-from actions.reading import period_of, utcnow
-from tests.e2e.conftest import ROOT, Servers, server_env
+from actions.register import clock
+from actions.register.models import Meter, Reading, ReadingStatus, Subscriber
+from actions.register.period import period_of
+from tests.support.paths import ROOT
+from tests.support.servers import Servers, server_env
 
 
 def texts(messages: list[dict[str, object]]) -> list[str]:
@@ -31,7 +33,7 @@ def register(servers: Servers, sender: str, account: str, meter: str) -> list[st
 
 def test_register_two_meters_send_resubmit_history_and_export(servers: Servers) -> None:
     sender = f"flow-{uuid.uuid4().hex[:8]}"
-    period = period_of(utcnow())
+    period = period_of(clock.now())
 
     first = register(servers, sender, "№ 12345", "222222")
     assert first[0].startswith(

@@ -6,8 +6,8 @@ import uuid
 
 from sqlalchemy import select
 
-from actions.models import Subscriber
-from tests.e2e.conftest import Servers
+from actions.register.models import Subscriber
+from tests.support.servers import Servers
 
 CONTACT_NUMBERS = ("(0 800) 407-707", "0 800-50-50-51", "(0462) 622-973, 622-963", "office.otke@ukr.net")
 

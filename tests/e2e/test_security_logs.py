@@ -29,22 +29,22 @@ from typing import Any
 
 import pytest
 
-from actions.demo import DEMO_METERS
+from actions.operators.demo import DEMO_METERS
 from custom_channels import viber_api
-from tests.e2e.conftest import (
-    ROOT,
+from tests.support.chats import WebChat
+from tests.support.paths import ROOT
+from tests.support.servers import (
     VIBER_TOKEN,
     Servers,
     WebchatPage,
-    _start,
-    _stop,
-    _wait_until_up,
     action_server_command,
     free_port,
     rasa_command,
+    start_process,
+    stop_process,
+    wait_until_up,
 )
-from tests.e2e.test_security_authorization import WebChat
-from tests.e2e.test_viber import message, token
+from tests.support.viber import message, token
 
 NAME = "Олена Петренко-Кравчук"
 AVATAR = "https://media-direct.cdn.viber.com/download_photo?dlid=security-avatar-7f3a"
@@ -67,19 +67,19 @@ def logged(
     action_port, rasa_port = free_port(), free_port()
     endpoints = tmp_path_factory.mktemp("security-logs") / "endpoints.yml"
     endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
-    action, action_log = _start("security-logs-action-server", action_server_command(action_port), env)
+    action, action_log = start_process("security-logs-action-server", action_server_command(action_port), env)
     command = rasa_command(model_path, endpoints, ROOT / "credentials.yml", "--cors", webchat_page.origin)
-    rasa, rasa_log = _start("security-logs-rasa-server", [*command, "--port", str(rasa_port)], env)
+    rasa, rasa_log = start_process("security-logs-rasa-server", [*command, "--port", str(rasa_port)], env)
     try:
-        _wait_until_up(f"http://127.0.0.1:{action_port}/health", action, action_log)
-        _wait_until_up(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", rasa, rasa_log)
+        wait_until_up(f"http://127.0.0.1:{action_port}/health", action, action_log)
+        wait_until_up(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", rasa, rasa_log)
         own = dataclasses.replace(
             servers, rasa_url=f"http://127.0.0.1:{rasa_port}", action_url=f"http://127.0.0.1:{action_port}"
         )
         yield Logged(own, rasa_log, action_log)
     finally:
-        _stop(rasa)
-        _stop(action)
+        stop_process(rasa)
+        stop_process(action)
 
 
 class SignedViber:

@@ -27,22 +27,21 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from actions.meter import find_meter, meter_number_candidates, register_meter
-from actions.models import Account, Meter, Reading, subscriber_meters
-from actions.reading import ReadingRefused, parse_reading
-from actions.subscriber import Identity, get_or_create_subscriber
+from actions.register.meter import enrol_meter, find_meter, meter_number_candidates
+from actions.register.models import Account, Meter, Reading, subscriber_meters
+from actions.register.reading import ReadingRefused, parse_reading
+from actions.register.subscriber import Identity, get_or_create_subscriber
 from custom_channels import viber_api
-from tests.e2e.conftest import (
-    OUTPUT,
-    ROOT,
+from tests.support.paths import OUTPUT, ROOT
+from tests.support.servers import (
     VIBER_TOKEN,
     Servers,
-    _start,
-    _stop,
-    _wait_until_up,
     action_server_command,
     free_port,
     rasa_command,
+    start_process,
+    stop_process,
+    wait_until_up,
 )
 
 # Deterministic and bounded: the same examples on every run, nothing remembered between runs.
@@ -159,12 +158,16 @@ def fuzzed(servers: Servers, model_path: Path, tmp_path_factory: pytest.TempPath
     action_port, rasa_port = free_port(), free_port()
     endpoints = tmp_path_factory.mktemp("fuzz") / "endpoints.yml"
     endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{action_port}/webhook"\n')
-    action, action_log = _start(LOGS[1].removesuffix(".log"), action_server_command(action_port), servers.env)
+    action, action_log = start_process(
+        LOGS[1].removesuffix(".log"), action_server_command(action_port), servers.env
+    )
     command = rasa_command(model_path, endpoints, ROOT / "credentials.yml")
-    rasa, rasa_log = _start(LOGS[0].removesuffix(".log"), [*command, "--port", str(rasa_port)], servers.env)
+    rasa, rasa_log = start_process(
+        LOGS[0].removesuffix(".log"), [*command, "--port", str(rasa_port)], servers.env
+    )
     try:
-        _wait_until_up(f"http://127.0.0.1:{action_port}/health", action, action_log)
-        _wait_until_up(f"http://127.0.0.1:{rasa_port}/webhooks/viber/", rasa, rasa_log)
+        wait_until_up(f"http://127.0.0.1:{action_port}/health", action, action_log)
+        wait_until_up(f"http://127.0.0.1:{rasa_port}/webhooks/viber/", rasa, rasa_log)
         yield FuzzServers(
             f"http://127.0.0.1:{rasa_port}",
             f"http://127.0.0.1:{action_port}",
@@ -175,8 +178,8 @@ def fuzzed(servers: Servers, model_path: Path, tmp_path_factory: pytest.TempPath
             servers.env,
         )
     finally:
-        _stop(rasa)
-        _stop(action)
+        stop_process(rasa)
+        stop_process(action)
 
 
 @pytest.fixture
@@ -453,7 +456,7 @@ def reader(fuzzed: Servers) -> Reader:
         subscriber = get_or_create_subscriber(session, Identity("viber", user_id))
         meter = find_meter(session, "23456", "333333")
         assert meter is not None
-        register_meter(session, subscriber.id, meter.id)
+        enrol_meter(session, subscriber.id, meter.id)
     return Reader(user_id)
 
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import Servers, WebchatPage
-from tests.e2e.test_security_authorization import WebChat
+from tests.support.chats import WebChat
+from tests.support.servers import Servers, WebchatPage
 
 GREETING = "Вітаємо! Це офіційний чат-бот АТ «ОТКЕ»"
 

@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.faults.conftest import APOLOGY, MENU, Stack, keyboard, texts, viber_user
+from tests.support.stack import APOLOGY, MENU, Stack, keyboard
+from tests.support.viber import texts, viber_user
 
 
 @pytest.fixture

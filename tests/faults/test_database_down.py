@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.faults.conftest import APOLOGY, MENU, Stack, keyboard, texts, viber_user
+from tests.support.stack import APOLOGY, MENU, Stack, keyboard
+from tests.support.viber import texts, viber_user
 
 
 @pytest.fixture

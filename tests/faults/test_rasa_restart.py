@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.faults.conftest import MENU, Stack, keyboard, texts, viber_user
+from tests.support.stack import MENU, Stack, keyboard
+from tests.support.viber import texts, viber_user
 
 
 def halfway(stack: Stack) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -8,7 +8,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.e2e.conftest import ROOT
+from tests.support.paths import ROOT
 
 
 def test_a_short_soak_with_a_restart_of_each_server_stores_exactly_the_acknowledged_readings(

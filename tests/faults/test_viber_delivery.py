@@ -16,8 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.channels.fake_viber import Call
-from tests.faults.conftest import Stack, message, viber_user, wait_for
+from tests.support.fake_viber import Call
+from tests.support.stack import Stack, wait_for
+from tests.support.viber import message, viber_user
 
 ACCEPTED = "Прийнято 45.10 до обробки. Дякуємо"
 MENU_PROMPT = "Оберіть, що бажаєте зробити:"

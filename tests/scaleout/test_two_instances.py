@@ -15,23 +15,23 @@ import pytest
 from sqlalchemy import create_engine, make_url, select, text
 from sqlalchemy.orm import Session
 
-from actions import db
-from actions.demo import seed_demo
-from actions.models import Reading, Subscriber
+from actions.operators.demo import seed_demo
+from actions.register import db
+from actions.register.models import Reading, Subscriber
 from custom_channels import viber_api
-from tests.channels.fake_viber import FakeViber, start_fake_viber
-from tests.conftest import ADMIN_URL, fresh_database, fresh_schema
-from tests.e2e.conftest import (
-    ROOT,
-    _start,
-    _stop,
-    _wait_until_up,
+from tests.support.database import ADMIN_URL, fresh_database, fresh_schema
+from tests.support.fake_viber import FakeViber, start_fake_viber
+from tests.support.paths import ROOT
+from tests.support.servers import (
     action_server_command,
     free_port,
     rasa_command,
     server_env,
+    start_process,
+    stop_process,
+    wait_until_up,
 )
-from tests.e2e.test_viber import message, viber_user
+from tests.support.viber import message, viber_user
 
 TOKEN = "scaleout-viber-token"
 
@@ -104,7 +104,7 @@ def cluster(model_path: Any, tracker_database: str) -> Iterator[Cluster]:
         )
         processes = []
         try:
-            actions, actions_log = _start("scaleout-actions", action_server_command(action_port), env)
+            actions, actions_log = start_process("scaleout-actions", action_server_command(action_port), env)
             processes.append(actions)
             ports = [free_port(), free_port()]
             production = rasa_command(
@@ -114,19 +114,19 @@ def cluster(model_path: Any, tracker_database: str) -> Iterator[Cluster]:
             )
             started = []
             for index, port in enumerate(ports):
-                rasa, log = _start(f"scaleout-rasa-{index}", [*production, "--port", str(port)], env)
+                rasa, log = start_process(f"scaleout-rasa-{index}", [*production, "--port", str(port)], env)
                 processes.append(rasa)
                 started.append((port, rasa, log))
-            _wait_until_up(f"http://127.0.0.1:{action_port}/health", actions, actions_log)
+            wait_until_up(f"http://127.0.0.1:{action_port}/health", actions, actions_log)
             for port, rasa, log in started:
-                _wait_until_up(f"http://127.0.0.1:{port}/webhooks/viber/", rasa, log)
+                wait_until_up(f"http://127.0.0.1:{port}/webhooks/viber/", rasa, log)
             tracker_url = admin.set(
                 database=tracker_database, drivername="postgresql+psycopg"
             ).render_as_string(hide_password=False)
             yield Cluster([f"http://127.0.0.1:{port}" for port in ports], fake, engine, tracker_url)
         finally:
             for process in reversed(processes):
-                _stop(process)
+                stop_process(process)
             engine.dispose()
             fake.stop()
 

@@ -12,13 +12,13 @@ from decimal import Decimal
 
 import pytest
 
-from actions.account import AccountRefused, parse_account_number
-from actions.conversation import MeterCard, text
-from actions.forms import choose_meter
-from actions.meter import meter_number_candidates, normalise_meter_number
-from actions.models import MeterKind
-from actions.reading import ReadingRefused, parse_reading, single_number
-from actions.typed import suspicious, typed
+from actions.dialogue.conversation import MeterCard, text
+from actions.dialogue.meter_choice import choose_meter
+from actions.register.account import AccountRefused, parse_account_number
+from actions.register.meter import meter_number_candidates, normalise_meter_number
+from actions.register.models import MeterKind
+from actions.register.reading import ReadingRefused, parse_reading, single_number
+from actions.register.typed import suspicious, typed
 
 LONG = "1" * 10_000
 
@@ -295,6 +295,6 @@ def test_suspicious(raw: str, result: bool) -> None:
 )
 def test_a_refused_text_is_echoed_literally(injected: str) -> None:
     """The refusal quotes what was typed: a value for the template, never a template itself."""
-    assert text({}, "utter_reading_not_a_number", text=injected) == (
+    assert text("utter_reading_not_a_number", text=injected) == (
         f"«{injected}» не схоже на показання. Введіть число в форматі ХХХ.ХХ, наприклад 123.45."
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from actions.billing import (
+from actions.operators.billing import (
     MAX_LINE_BYTES,
     ImportFileError,
     ImportRow,
@@ -16,7 +16,7 @@ from actions.billing import (
     decoded_lines,
     read_import_rows,
 )
-from actions.models import MeterKind
+from actions.register.models import MeterKind
 
 HEADER = "account_number,address,meter_number,meter_kind,last_reading,last_period"
 SHORT_HEADER = "account_number,address,meter_number,meter_kind"

@@ -7,19 +7,15 @@ from decimal import Decimal
 
 import pytest
 
-from actions.reading import (
+from actions.register.period import (
     KYIV,
-    ReadingRefused,
-    consumption,
-    format_value,
     in_reading_window,
     is_period,
-    parse_reading,
     period_of,
     previous_period,
     reading_window,
-    register_limit,
 )
+from actions.register.reading import ReadingRefused, consumption, dial_limit, format_value, parse_reading
 
 
 @pytest.mark.parametrize(
@@ -98,23 +94,23 @@ def test_parse_reading_refuses(text: str, reason: str) -> None:
 
 
 def test_register_digits_widen_the_limit() -> None:
-    assert parse_reading("1000", register_digits=4) == Decimal("1000.00")
-    assert parse_reading("9999.99", register_digits=4) == Decimal("9999.99")
+    assert parse_reading("1000", dial_digits=4) == Decimal("1000.00")
+    assert parse_reading("9999.99", dial_digits=4) == Decimal("9999.99")
     with pytest.raises(ReadingRefused) as refused:
-        parse_reading("10000", register_digits=4)
+        parse_reading("10000", dial_digits=4)
     assert refused.value.reason == "too_many_digits"
     with pytest.raises(ReadingRefused) as refused:
-        parse_reading("10", register_digits=1)
+        parse_reading("10", dial_digits=1)
     assert refused.value.reason == "too_many_digits"
 
 
 @pytest.mark.parametrize(("digits", "limit"), [(1, "9.99"), (3, "999.99"), (5, "99999.99")])
 def test_register_limit(digits: int, limit: str) -> None:
-    assert register_limit(digits) == Decimal(limit)
+    assert dial_limit(digits) == Decimal(limit)
 
 
 def test_register_limit_default() -> None:
-    assert register_limit() == Decimal("999.99")
+    assert dial_limit() == Decimal("999.99")
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from actions import db
+from actions.register import db
 
 NAME = "Олена Петренко-Кравчук"
 

@@ -25,8 +25,8 @@ with open(os.environ["ARGV_OUT"], "w") as out:
 """
 
 
-def serve(tmp_path: Path, *args: str, **env: str) -> list[str]:
-    """The arguments serve.sh hands to `rasa` for this environment."""
+def run_serve(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """serve.sh run as it is, beside a stand-in `rasa` that writes its arguments to argv.json."""
     (tmp_path / "scripts").mkdir()
     for script in ("serve.sh", "common.sh"):
         shutil.copy(ROOT / "scripts" / script, tmp_path / "scripts" / script)
@@ -37,17 +37,21 @@ def serve(tmp_path: Path, *args: str, **env: str) -> list[str]:
     rasa.write_text(RECORDER)
     for executable in (train, rasa):
         executable.chmod(0o755)
-    out = tmp_path / "argv.json"
-    done = subprocess.run(
+    return subprocess.run(
         ["bash", str(tmp_path / "scripts" / "serve.sh"), "rasa", *args],
-        env={"PATH": os.environ["PATH"], "ARGV_OUT": str(out), **env},
+        env={"PATH": os.environ["PATH"], "ARGV_OUT": str(tmp_path / "argv.json"), **env},
         capture_output=True,
         text=True,
         check=False,
         timeout=60,
     )
+
+
+def serve(tmp_path: Path, *args: str, **env: str) -> list[str]:
+    """The arguments serve.sh hands to `rasa` for this environment."""
+    done = run_serve(tmp_path, *args, **env)
     assert done.returncode == 0, done.stderr
-    argv: list[str] = json.loads(out.read_text())
+    argv: list[str] = json.loads((tmp_path / "argv.json").read_text())
     return argv
 
 
@@ -75,6 +79,13 @@ def test_the_local_profile_runs_without_the_http_api_too(tmp_path: Path) -> None
     argv = serve(tmp_path)
     assert argv[argv.index("--credentials") + 1] == "credentials.yml"
     assert "--enable-api" not in argv
+
+
+def test_production_refuses_a_fixed_clock(tmp_path: Path) -> None:
+    done = run_serve(tmp_path, OTKE_PROFILE="production", OTKE_NOW="2026-11-27T12:00:00+02:00")
+    assert done.returncode != 0
+    assert "OTKE_NOW" in done.stderr
+    assert not (tmp_path / "argv.json").exists()  # rasa never started
 
 
 def channels(credentials: str) -> set[str]:

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from actions.models import Subscriber
+from actions.register.models import Subscriber
 
 DEFAULT_CHANNEL = "rest"
 

@@ -1,4 +1,4 @@
-"""Meter readings: the value rules, billing periods in Kyiv time, and the register of submissions.
+"""Meter readings: the value rules and the register of submissions.
 
 The value and period rules are plain functions (no database, no Rasa); the query functions
 below them take a session and never commit: the caller owns the transaction.
@@ -6,25 +6,22 @@ below them take a session and never commit: the caller owns the transaction.
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.models import Meter, Reading, ReadingStatus, utcnow
-from actions.typed import suspicious, typed
+from actions.register import clock
+from actions.register.models import Meter, Reading, ReadingStatus
+from actions.register.period import period_of
+from actions.register.typed import suspicious, typed
 
-KYIV = ZoneInfo("Europe/Kyiv")
 CENT = Decimal("0.01")
-DEFAULT_REGISTER_DIGITS = 3
-WINDOW_FIRST_DAY = 25
+DEFAULT_DIAL_DIGITS = 3
 
-_PERIOD = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 # ASCII digits only: \d would also take Arabic-Indic and full-width digits.
 _NUMBER = re.compile(r"([0-9]*)(?:[.,]([0-9]*))?")
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
@@ -38,15 +35,13 @@ class ReadingRefused(ValueError):
         self.reason = reason
 
 
-def parse_reading(
-    text: str, register_digits: int = DEFAULT_REGISTER_DIGITS, *, among_words: bool = True
-) -> Decimal:
+def parse_reading(text: str, dial_digits: int = DEFAULT_DIAL_DIGITS, *, among_words: bool = True) -> Decimal:
     """A typed reading as an exact decimal with two places: "123,45", " 123.45 ", "123" -> 123.00, ",5" -> 0.50.
 
     Raises ReadingRefused with reason ``empty``, ``not_a_number``, ``negative``,
     ``too_many_decimals`` or ``too_many_digits`` (more integer digits than the register has).
     With ``among_words`` (what a subscriber typed) full-width digits count ("１２３．４５", see
-    actions.typed) and a single number in a short text counts ("показання 123,45 м³"); files
+    actions.register.typed) and a single number in a short text counts ("показання 123,45 м³"); files
     from billing are read without it: ASCII only, the number alone.
     """
     original = text
@@ -72,7 +67,7 @@ def parse_reading(
     whole, fraction = match.group(1), match.group(2) or ""
     if len(fraction) > 2:
         raise ReadingRefused("too_many_decimals", original)
-    if len(whole.lstrip("0")) > register_digits:
+    if len(whole.lstrip("0")) > dial_digits:
         raise ReadingRefused("too_many_digits", original)
     return Decimal(f"{whole or '0'}.{fraction or '0'}").quantize(CENT)
 
@@ -88,7 +83,7 @@ def single_number(text: str) -> str | None:
     """The one number in a short text of words and a number, or None if there is not exactly one.
 
     Letters glued to digits ("12з.45", "1e3", "0x1F") never count: that is a typo, not a reading;
-    nor does a text with digits of another script ("12٣.45") or reordering marks (actions.typed),
+    nor does a text with digits of another script ("12٣.45") or reordering marks (actions.register.typed),
     or one that looks like code ("{0.__class__}" is no reading of 0).
     """
     text = typed(text)
@@ -102,61 +97,21 @@ def _digits(match: re.Match[str] | None) -> bool:
     return match is not None and bool(match.group(1) or match.group(2))
 
 
-def register_limit(register_digits: int = DEFAULT_REGISTER_DIGITS) -> Decimal:
+def dial_limit(dial_digits: int = DEFAULT_DIAL_DIGITS) -> Decimal:
     """The largest value the register shows: 999.99 for XXX.XX."""
-    return Decimal(10) ** register_digits - CENT
+    return Decimal(10) ** dial_digits - CENT
 
 
-def consumption(
-    previous: Decimal, current: Decimal, register_digits: int = DEFAULT_REGISTER_DIGITS
-) -> Decimal:
+def consumption(previous: Decimal, current: Decimal, dial_digits: int = DEFAULT_DIAL_DIGITS) -> Decimal:
     """Consumption between two readings; a lower reading means the register rolled over."""
     if current >= previous:
         return current - previous
-    return current + Decimal(10) ** register_digits - previous
+    return current + Decimal(10) ** dial_digits - previous
 
 
 def format_value(value: Decimal) -> str:
     """Two decimals with a dot, as in "Прийнято 123.45 до обробки"."""
     return f"{value.quantize(CENT):f}"
-
-
-def is_period(text: str) -> bool:
-    return _PERIOD.fullmatch(text) is not None
-
-
-def period_of(moment: dt.datetime) -> str:
-    """The billing period (YYYY-MM) a moment falls in, by the calendar in Kyiv."""
-    local = moment.astimezone(KYIV)
-    return f"{local.year:04d}-{local.month:02d}"
-
-
-MONTHS = (
-    "січень", "лютий", "березень", "квітень", "травень", "червень",
-    "липень", "серпень", "вересень", "жовтень", "листопад", "грудень",
-)  # fmt: skip
-
-
-def period_title(period: str) -> str:
-    """ "2026-11" as subscribers say it: "листопад 2026"."""
-    year, month = period.split("-")
-    return f"{MONTHS[int(month) - 1]} {year}"
-
-
-def previous_period(period: str) -> str:
-    year, month = (int(part) for part in period.split("-"))
-    return f"{year - 1:04d}-12" if month == 1 else f"{year:04d}-{month - 1:02d}"
-
-
-def reading_window(period: str) -> tuple[dt.date, dt.date]:
-    """The recommended days to send readings: the 25th to the last day of the month."""
-    year, month = (int(part) for part in period.split("-"))
-    return dt.date(year, month, WINDOW_FIRST_DAY), dt.date(year, month, calendar.monthrange(year, month)[1])
-
-
-def in_reading_window(moment: dt.datetime) -> bool:
-    first, last = reading_window(period_of(moment))
-    return first <= moment.astimezone(KYIV).date() <= last
 
 
 @dataclass(frozen=True)
@@ -190,7 +145,7 @@ def submit_reading(
         raise ReadingRefused("negative", str(value))
     if value != value.quantize(CENT):
         raise ReadingRefused("too_many_decimals", str(value))
-    submitted_at = submitted_at or utcnow()
+    submitted_at = submitted_at or clock.now()
     period = period or period_of(submitted_at)
     # Serialise submissions for one meter, so supersede-then-insert cannot interleave.
     session.execute(select(Meter.id).where(Meter.id == meter_id).with_for_update()).one()
@@ -260,6 +215,6 @@ def recent_readings(session: Session, meter: Meter, periods: int = 3) -> list[Pe
     ).all()
     result = []
     for newer, older in zip(rows[:periods], [*rows[1:], None], strict=False):
-        used = None if older is None else consumption(older.value, newer.value, meter.register_digits)
+        used = None if older is None else consumption(older.value, newer.value, meter.dial_digits)
         result.append(PeriodReading(newer.period, newer.value, used))
     return result

@@ -31,6 +31,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
+from actions.register import clock
+
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -94,10 +96,6 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def _enum_values(enum_class: type[enum.Enum]) -> list[str]:
     return [member.value for member in enum_class]
 
@@ -141,7 +139,7 @@ class Meter(Base):
     __table_args__ = (
         CheckConstraint("kind IN ('heat', 'hot_water')", name="kind_known"),
         CheckConstraint("length(number) BETWEEN 1 AND 32", name="number_not_empty"),
-        CheckConstraint("register_digits BETWEEN 1 AND 7", name="register_digits_range"),
+        CheckConstraint("dial_digits BETWEEN 1 AND 7", name="dial_digits_range"),
         Index("uq_meters_account_id_number", "account_id", "number", unique=True),
     )
 
@@ -150,7 +148,7 @@ class Meter(Base):
     number: Mapped[str] = mapped_column(String(32))
     kind: Mapped[MeterKind] = mapped_column(_string_enum(MeterKind))
     # Integer digits of the register: 3 means readings XXX.XX, from 0.00 to 999.99.
-    register_digits: Mapped[int] = mapped_column(SmallInteger, default=3, server_default=text("3"))
+    dial_digits: Mapped[int] = mapped_column(SmallInteger, default=3, server_default=text("3"))
 
     account: Mapped[Account] = relationship(back_populates="meters")
 
@@ -160,7 +158,7 @@ subscriber_meters = Table(
     Base.metadata,
     Column("subscriber_id", ForeignKey("subscribers.id", ondelete="CASCADE"), primary_key=True),
     Column("meter_id", ForeignKey("meters.id", ondelete="CASCADE"), primary_key=True, index=True),
-    Column("registered_at", UtcDateTime(), nullable=False, default=utcnow),
+    Column("enrolled_at", UtcDateTime(), nullable=False, default=clock.now),
 )
 
 
@@ -176,7 +174,7 @@ class Subscriber(Base):
     display_name: Mapped[str | None] = mapped_column(String(255))
     language: Mapped[str | None] = mapped_column(String(16))
     subscribed: Mapped[bool] = mapped_column(default=True, server_default=true())
-    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=clock.now)
 
     meters: Mapped[list[Meter]] = relationship(secondary=subscriber_meters, order_by=Meter.id)
 
@@ -220,7 +218,7 @@ class Reading(Base):
     meter_id: Mapped[int] = mapped_column(ForeignKey("meters.id", ondelete="RESTRICT"))
     period: Mapped[str] = mapped_column(String(7))
     value: Mapped[Decimal] = mapped_column(ExactDecimal())
-    submitted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    submitted_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=clock.now)
     channel: Mapped[str] = mapped_column(String(32))
     subscriber_id: Mapped[int | None] = mapped_column(
         ForeignKey("subscribers.id", ondelete="SET NULL"), index=True
@@ -242,7 +240,7 @@ class RegistrationFailure(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
-    failed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    failed_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=clock.now)
 
 
 class ReminderStatus(enum.StrEnum):
@@ -264,4 +262,4 @@ class Reminder(Base):
     subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id", ondelete="CASCADE"))
     period: Mapped[str] = mapped_column(String(7))
     status: Mapped[ReminderStatus] = mapped_column(_string_enum(ReminderStatus))
-    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime(), default=clock.now)

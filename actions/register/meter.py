@@ -8,17 +8,17 @@ import re
 from sqlalchemy import delete, exists, func, insert, select
 from sqlalchemy.orm import Session, joinedload
 
-from actions.models import (
+from actions.register import clock
+from actions.register.models import (
     Account,
     Meter,
     MeterKind,
     RegistrationFailure,
     Subscriber,
     subscriber_meters,
-    utcnow,
 )
-from actions.subscriber import Identity
-from actions.typed import suspicious, typed
+from actions.register.subscriber import Identity
+from actions.register.typed import suspicious, typed
 
 # Meter numbers as printed on receipts: digits, sometimes Latin or Cyrillic letters, "-", "/", ".".
 METER_NUMBER = re.compile(r"[0-9A-Za-z\u0400-\u04ff./-]{1,32}")
@@ -33,7 +33,7 @@ def find_meter(session: Session, account_number: str, meter_number: str) -> Mete
     ).one_or_none()
 
 
-def is_registered(session: Session, subscriber_id: int, meter_id: int) -> bool:
+def is_enrolled(session: Session, subscriber_id: int, meter_id: int) -> bool:
     """Whether this subscriber registered this meter: the test for every read and write."""
     return bool(
         session.scalar(
@@ -47,19 +47,19 @@ def is_registered(session: Session, subscriber_id: int, meter_id: int) -> bool:
     )
 
 
-def register_meter(session: Session, subscriber_id: int, meter_id: int) -> bool:
+def enrol_meter(session: Session, subscriber_id: int, meter_id: int) -> bool:
     """Register the meter for the subscriber; False when they had already registered it."""
-    if is_registered(session, subscriber_id, meter_id):
+    if is_enrolled(session, subscriber_id, meter_id):
         return False
     session.execute(
         insert(subscriber_meters).values(
-            subscriber_id=subscriber_id, meter_id=meter_id, registered_at=utcnow()
+            subscriber_id=subscriber_id, meter_id=meter_id, enrolled_at=clock.now()
         )
     )
     return True
 
 
-def registered_meters(session: Session, subscriber: int | Identity) -> list[Meter]:
+def enrolled_meters(session: Session, subscriber: int | Identity) -> list[Meter]:
     """The subscriber's meters with their accounts loaded, in the order they were registered.
 
     By identity it is one query, and someone never seen before simply has no meters (reading
@@ -78,12 +78,12 @@ def registered_meters(session: Session, subscriber: int | Identity) -> list[Mete
             .options(joinedload(Meter.account))
             .join(subscriber_meters, subscriber_meters.c.meter_id == Meter.id)
             .where(subscriber_meters.c.subscriber_id == subscriber_id)
-            .order_by(subscriber_meters.c.registered_at, Meter.id)
+            .order_by(subscriber_meters.c.enrolled_at, Meter.id)
         )
     )
 
 
-def unregister_meter(session: Session, subscriber_id: int, meter_id: int) -> bool:
+def unenrol_meter(session: Session, subscriber_id: int, meter_id: int) -> bool:
     """Forget the subscriber's registration of the meter; False when there was none."""
     result = session.execute(
         delete(subscriber_meters).where(
@@ -117,7 +117,7 @@ def meter_number_candidates(text: str) -> list[str]:
     """What a typed meter number may be: the text without labels, then each standalone number in it.
 
     "номер лічильника 222222" and "222222 гаряча вода" both find meter 222222; a text with digits
-    of another script ("٢22222") or reordering marks finds none (actions.typed).
+    of another script ("٢22222") or reordering marks finds none (actions.register.typed).
     """
     text = typed(text)
     if suspicious(text):
@@ -130,7 +130,7 @@ def meter_number_candidates(text: str) -> list[str]:
 
 
 def record_registration_failure(session: Session, subscriber_id: int, at: dt.datetime | None = None) -> None:
-    session.add(RegistrationFailure(subscriber_id=subscriber_id, failed_at=at or utcnow()))
+    session.add(RegistrationFailure(subscriber_id=subscriber_id, failed_at=at or clock.now()))
     session.flush()
 
 

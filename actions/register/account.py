@@ -7,8 +7,8 @@ import re
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from actions.models import Account
-from actions.typed import suspicious, typed
+from actions.register.models import Account
+from actions.register.typed import suspicious, typed
 
 ACCOUNT_DIGITS = 5
 ACCOUNT_NUMBER = re.compile(r"[0-9]{5}")
@@ -38,7 +38,7 @@ def is_account_number(text: str) -> bool:
 def parse_account_number(text: str) -> str:
     """The account number in typed text: "№ 12 345", "о/р 12345", "１２３４５" -> "12345".
 
-    Digits of another script ("١٢٣٤٥") are refused, even next to ASCII ones (actions.typed).
+    Digits of another script ("١٢٣٤٥") are refused, even next to ASCII ones (actions.register.typed).
     """
     text = typed(text)
     if suspicious(text):

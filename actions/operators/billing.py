@@ -23,17 +23,12 @@ from typing import BinaryIO, TextIO
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.orm import Session
 
-from actions.account import is_account_number
-from actions.meter import METER_NUMBER
-from actions.models import Account, Meter, MeterKind, Reading, ReadingStatus, utcnow
-from actions.reading import (
-    KYIV,
-    ReadingRefused,
-    consumption,
-    format_value,
-    is_period,
-    parse_reading,
-)
+from actions.register import clock
+from actions.register.account import is_account_number
+from actions.register.meter import METER_NUMBER
+from actions.register.models import Account, Meter, MeterKind, Reading, ReadingStatus
+from actions.register.period import KYIV, is_period
+from actions.register.reading import ReadingRefused, consumption, format_value, parse_reading
 
 IMPORT_CHANNEL = "import"
 REQUIRED_COLUMNS = ("account_number", "address", "meter_number", "meter_kind")
@@ -482,7 +477,7 @@ def _seed_readings(
         )
     }
     superseded, new = [], []
-    now = utcnow()
+    now = clock.now()
     for meter_id, (period, value) in seeds.items():
         accepted = current.get((meter_id, period))
         if accepted is not None and accepted[1] == value:
@@ -527,7 +522,7 @@ def export_readings(session: Session, period: str, out: TextIO) -> int:
             Account.number,
             Meter.number,
             Meter.kind,
-            Meter.register_digits,
+            Meter.dial_digits,
             Reading.value,
             previous,
             Reading.submitted_at,

@@ -2,11 +2,14 @@
 
 A reminder is a bot-initiated Viber message, billed under Viber's commercial terms: it goes only
 to subscribed Viber subscribers with a registered meter still lacking this period's reading, at
-most once per period, and only when an operator runs `otke viber remind`.
+most once per period, and only when an operator runs `otke viber remind`. A reminder is claimed
+("sending") just before its message goes to Viber; a run that died in between leaves the claim,
+and a later run takes it over once it is STALE_CLAIM old (so a crash costs at most one repeat).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,8 +18,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from actions import texts
-from actions.meter import meter_title
-from actions.models import (
+from actions.register import clock
+from actions.register.meter import meter_title
+from actions.register.models import (
     Meter,
     Reading,
     ReadingStatus,
@@ -24,11 +28,12 @@ from actions.models import (
     ReminderStatus,
     Subscriber,
     subscriber_meters,
-    utcnow,
 )
 from custom_channels import viber_api
 
 VIBER = "viber"
+# Far above one send (the Viber call times out after 15 s), far below the next day's run.
+STALE_CLAIM = dt.timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,12 @@ def due_reminders(session: Session, period: str) -> list[Due]:
     reminded = set(
         session.scalars(
             select(Reminder.subscriber_id).where(
-                Reminder.period == period, Reminder.status.in_([ReminderStatus.SENT, ReminderStatus.SENDING])
+                Reminder.period == period,
+                (Reminder.status == ReminderStatus.SENT)
+                | (
+                    (Reminder.status == ReminderStatus.SENDING)
+                    & (Reminder.updated_at > clock.now() - STALE_CLAIM)
+                ),
             )
         )
     )
@@ -69,7 +79,8 @@ def due_reminders(session: Session, period: str) -> list[Due]:
 
 
 def claim_reminder(session: Session, subscriber_id: int, period: str) -> bool:
-    """Take the period's reminder for this subscriber; False if it is sent or being sent already."""
+    """Take the period's reminder for this subscriber; False if it is sent or being sent already
+    (a claim older than STALE_CLAIM belongs to a run that died: it is taken over)."""
     existing = session.scalars(
         select(Reminder)
         .where(Reminder.subscriber_id == subscriber_id, Reminder.period == period)
@@ -83,14 +94,15 @@ def claim_reminder(session: Session, subscriber_id: int, period: str) -> bool:
                         subscriber_id=subscriber_id,
                         period=period,
                         status=ReminderStatus.SENDING,
-                        updated_at=utcnow(),
+                        updated_at=clock.now(),
                     )
                 )
         except IntegrityError:
             return False  # another run took it a moment ago
         return True
-    if existing.status == ReminderStatus.FAILED:
-        existing.status, existing.updated_at = ReminderStatus.SENDING, utcnow()
+    stale = existing.status == ReminderStatus.SENDING and existing.updated_at <= clock.now() - STALE_CLAIM
+    if existing.status == ReminderStatus.FAILED or stale:
+        existing.status, existing.updated_at = ReminderStatus.SENDING, clock.now()
         return True
     return False
 
@@ -102,7 +114,7 @@ def finish_reminder(
         select(Reminder).where(Reminder.subscriber_id == subscriber_id, Reminder.period == period)
     ).one()
     reminder.status = ReminderStatus.SENT if sent else ReminderStatus.FAILED
-    reminder.updated_at = utcnow()
+    reminder.updated_at = clock.now()
     if unsubscribed:
         session.get_one(Subscriber, subscriber_id).subscribed = False
 

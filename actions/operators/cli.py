@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
@@ -16,12 +18,17 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy.exc import OperationalError
 
-from actions import db
-from actions.billing import ImportFileError, ImportReport, decoded_lines, export_readings, import_accounts
-from actions.demo import DEMO_METERS, seed_demo
-from actions.models import utcnow
-from actions.reading import KYIV, in_reading_window, is_period, period_of, reading_window
-from actions.reminder import claim_reminder, due_reminders, finish_reminder, reminder_message
+from actions.operators.billing import (
+    ImportFileError,
+    ImportReport,
+    decoded_lines,
+    export_readings,
+    import_accounts,
+)
+from actions.operators.demo import DEMO_METERS, seed_demo
+from actions.operators.reminder import claim_reminder, due_reminders, finish_reminder, reminder_message
+from actions.register import clock, db, schema
+from actions.register.period import KYIV, in_reading_window, is_period, period_of, reading_window
 from custom_channels import viber_api
 
 EXIT_INVALID_ROWS = 1
@@ -37,6 +44,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.run(args))
     except OperationalError as error:
         print(f"otke: база даних недоступна ({db.redacted_url()}): {error.orig}", file=sys.stderr)
+        return EXIT_DATABASE
+    except db.DatabaseNotConfigured:
+        print(
+            "otke: не задано DATABASE_URL; у виробничому профілі (OTKE_PROFILE=production) вбудований "
+            "файл SQLite не використовується",
+            file=sys.stderr,
+        )
         return EXIT_DATABASE
     except KeyboardInterrupt:
         print("otke: перервано, нічого не записано", file=sys.stderr)
@@ -74,7 +88,13 @@ def _parser() -> argparse.ArgumentParser:
         "previous_reading,consumption,submitted_at,channel.",
     )
     exp.add_argument("--period", required=True, metavar="YYYY-MM", help="розрахунковий період")
-    exp.add_argument("--out", metavar="FILE", help="файл для запису (типово стандартний вивід)")
+    exp.add_argument(
+        "--out",
+        metavar="FILE",
+        help="файл для запису (типово стандартний вивід). Файл або стандартний вивід отримують CSV "
+        "лише повністю: якщо база даних стане недоступною посеред експорту, не записується нічого "
+        "(файл лишається, яким був), а команда завершується з кодом 3 і повідомленням у stderr",
+    )
     exp.set_defaults(run=_export_readings)
 
     demo = commands.add_parser(
@@ -220,7 +240,7 @@ def _viber_account_info(args: argparse.Namespace) -> int:
 @_viber_command
 def _viber_remind(args: argparse.Namespace) -> int:
     try:
-        now = dt.datetime.fromisoformat(args.now) if args.now else utcnow()
+        now = dt.datetime.fromisoformat(args.now) if args.now else clock.now()
     except ValueError:
         print(f"otke viber: --now: не момент ISO 8601 (2026-11-26T12:00): {args.now!r}", file=sys.stderr)
         return EXIT_USAGE
@@ -285,13 +305,13 @@ def _viber_remind(args: argparse.Namespace) -> int:
 
 
 def _db_upgrade(args: argparse.Namespace) -> int:
-    db.upgrade(args.revision)
+    schema.upgrade(args.revision)
     print(f"Схему оновлено до {args.revision} ({db.redacted_url()})")
     return 0
 
 
 def _db_downgrade(args: argparse.Namespace) -> int:
-    db.downgrade(args.revision)
+    schema.downgrade(args.revision)
     print(f"Схему відкочено до {args.revision} ({db.redacted_url()})")
     return 0
 
@@ -344,8 +364,13 @@ def _export_readings(args: argparse.Namespace) -> int:
         print(f"otke: період має бути у форматі РРРР-ММ: {args.period!r}", file=sys.stderr)
         return EXIT_USAGE
     if not args.out:
-        with db.transaction() as session:
-            count = export_readings(session, args.period, sys.stdout)
+        # Spooled to a temporary file and copied out only when complete: a database lost
+        # mid-stream leaves nothing on standard output, never half a file for billing.
+        with tempfile.TemporaryFile("w+", encoding="utf-8", newline="") as spool:
+            with db.transaction() as session:
+                count = export_readings(session, args.period, spool)
+            spool.seek(0)
+            shutil.copyfileobj(spool, sys.stdout)
     else:
         # Written beside the target and renamed: the file is complete or untouched.
         target = Path(args.out)

@@ -1,7 +1,19 @@
-"""What every action needs: who is talking, the register in a worker thread, and domain texts."""
+"""What every action needs: who is talking, the register in a worker thread, and domain texts.
+
+Two things differ from a stock Rasa server (custom_components/patches, docs/performance.md), and
+action code must live with them:
+
+- the ``domain`` an action receives has no ``responses``: texts come from ``text``/``say`` below,
+  which read domain.yml itself (actions/texts.py);
+- ``tracker.events`` holds the current turn only (from the latest user message on): what an
+  action needs of earlier turns is in slots.
+
+tests/unit/test_dialogue_contracts.py fails when dialogue code reads either.
+"""
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import datetime as dt
 import functools
@@ -12,33 +24,34 @@ from decimal import Decimal
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from rasa_sdk import Tracker
-from rasa_sdk.events import ActiveLoop, FollowupAction, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
-from actions import db, settings, texts
-from actions.meter import KIND_OF, meter_title, registered_meters
-from actions.models import Meter, MeterKind, Subscriber
-from actions.reading import period_of, previous_accepted
-from actions.subscriber import Identity, get_or_create_subscriber, identity_of
+from actions import texts
+from actions.register import db, settings
+from actions.register.meter import KIND_OF, enrolled_meters, meter_title
+from actions.register.models import Meter, MeterKind, Subscriber
+from actions.register.period import period_of
+from actions.register.reading import previous_accepted
+from actions.register.subscriber import Identity, get_or_create_subscriber, identity_of
 
 logger = logging.getLogger(__name__)
 
+# Read now: a malformed knob, or the production profile without DATABASE_URL, stops the action
+# server at start rather than failing a subscriber's turn.
+settings.current()
+db.database_url()
+
 P = ParamSpec("P")
 T = TypeVar("T")
-Events = list[dict[str, Any]]
-Domain = dict[str, Any]
-
-SETTINGS = settings.load()
 
 
 def identity(tracker: Tracker) -> Identity:
     return identity_of(tracker.sender_id, tracker.get_latest_input_channel())
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 async def in_register(fn: Callable[Concatenate[Session, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
@@ -55,30 +68,33 @@ def subscriber_of(session: Session, who: Identity) -> Subscriber:
     return get_or_create_subscriber(session, who)
 
 
+def reset(*slots: str) -> list[EventType]:
+    return [SlotSet(slot, None) for slot in slots]
+
+
 # --- texts ---------------------------------------------------------------------------------
 
 
-def text(domain: Domain, response: str, **values: object) -> str:
+def text(response: str, **values: object) -> str:
     """The first text of a domain response, with its {placeholders} filled."""
     template: str = texts.response(response)["text"]
     return template.format(**values) if values else template
 
 
-def buttons_of(domain: Domain, response: str) -> list[dict[str, str]]:
+def buttons_of(response: str) -> list[dict[str, str]]:
     return list(texts.response(response).get("buttons", []))
 
 
 def say(
     dispatcher: CollectingDispatcher,
-    domain: Domain,
     response: str,
     buttons: list[dict[str, str]] | None = None,
     **values: object,
 ) -> None:
     """Utter a domain response filled with computed values; extra buttons come before its own."""
     dispatcher.utter_message(
-        text=text(domain, response, **values),
-        buttons=[*(buttons or []), *buttons_of(domain, response)],
+        text=text(response, **values),
+        buttons=[*(buttons or []), *buttons_of(response)],
     )
 
 
@@ -91,14 +107,14 @@ def number(value: Decimal) -> str:
 
 @dataclass(frozen=True)
 class MeterCard:
-    """A registered meter, detached from the session: what the dialogue shows and decides on."""
+    """An enrolled meter, detached from the session: what the dialogue shows and decides on."""
 
     id: int
     number: str
     kind: MeterKind
     account_number: str
     address: str
-    register_digits: int
+    dial_digits: int
     title: str
 
     @property
@@ -113,13 +129,13 @@ class MeterCard:
             meter.kind,
             meter.account.number,
             meter.account.address,
-            meter.register_digits,
+            meter.dial_digits,
             meter_title(meter),
         )
 
 
 def meter_cards(session: Session, who: Identity) -> list[MeterCard]:
-    return [MeterCard.of(meter) for meter in registered_meters(session, who)]
+    return [MeterCard.of(meter) for meter in enrolled_meters(session, who)]
 
 
 def entity_meter_id(tracker: Tracker) -> str | None:
@@ -147,21 +163,21 @@ def reading_context(
 
 # --- failures ----------------------------------------------------------------------------
 
+Run = Callable[[Any, CollectingDispatcher, Tracker, DomainDict], Awaitable[list[EventType]]]
 
-def stop_flow() -> Events:
+
+def stop_flow() -> list[EventType]:
     """End the active form, then listen: no rule may carry on with the half-finished flow."""
     return [ActiveLoop(None), SlotSet("requested_slot", None), FollowupAction("action_listen")]
 
 
-def when_register_fails(
-    run: Callable[[Any, CollectingDispatcher, Tracker, Domain], Awaitable[Events]],
-) -> Callable[[Any, CollectingDispatcher, Tracker, Domain], Awaitable[Events]]:
+def when_register_fails(run: Run) -> Run:
     """An unreachable register ends the flow with an apology and the menu; nothing half-saved."""
 
     @functools.wraps(run)
     async def guarded(
-        self: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Domain
-    ) -> Events:
+        self: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
         try:
             return await run(self, dispatcher, tracker, domain)
         except SQLAlchemyError:
@@ -170,3 +186,18 @@ def when_register_fails(
             return stop_flow()
 
     return guarded
+
+
+class RegisterBackedValidation(FormValidationAction):
+    """Form validation that ends the form with an apology when the register is unreachable."""
+
+    @abc.abstractmethod
+    def name(self) -> str:
+        """Abstract, so rasa-sdk registers only the concrete forms' validations."""
+
+    @when_register_fails
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        events: list[EventType] = await super().run(dispatcher, tracker, domain)
+        return events

@@ -9,18 +9,28 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event, make_url
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 EMBEDDED_DB_PATH = PROJECT_DIR / "var" / "otke.sqlite3"
 
 
+class DatabaseNotConfigured(RuntimeError):
+    """The production profile without DATABASE_URL: never the embedded file by mistake."""
+
+
 def database_url() -> str:
-    """DATABASE_URL, or the embedded SQLite file under the project."""
-    return os.environ.get("DATABASE_URL") or f"sqlite:///{EMBEDDED_DB_PATH}"
+    """DATABASE_URL, or the embedded SQLite file under the project (never in the production profile)."""
+    url = os.environ.get("DATABASE_URL", "").strip()
+    if url:
+        return url
+    if os.environ.get("OTKE_PROFILE") == "production":
+        raise DatabaseNotConfigured(
+            "DATABASE_URL is not set, and the production profile (OTKE_PROFILE=production) never falls "
+            "back to the embedded SQLite file: set it, e.g. postgresql+psycopg://user:password@host/otke"
+        )
+    return f"sqlite:///{EMBEDDED_DB_PATH}"
 
 
 def redacted_url() -> str:
@@ -80,20 +90,3 @@ def reset() -> None:
         engine().dispose()
     engine.cache_clear()
     _session_factory.cache_clear()
-
-
-def alembic_config(connection: Connection | None = None) -> Config:
-    """Alembic's configuration for ``migrations/``; with a connection, migrations run on it."""
-    config = Config()
-    config.set_main_option("script_location", str(PROJECT_DIR / "migrations"))
-    if connection is not None:
-        config.attributes["connection"] = connection
-    return config
-
-
-def upgrade(revision: str = "head", connection: Connection | None = None) -> None:
-    command.upgrade(alembic_config(connection), revision)
-
-
-def downgrade(revision: str, connection: Connection | None = None) -> None:
-    command.downgrade(alembic_config(connection), revision)

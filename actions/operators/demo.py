@@ -7,10 +7,11 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
-from actions.billing import ImportReport, import_accounts
-from actions.meter import find_meter
-from actions.models import utcnow
-from actions.reading import accepted_reading, period_of, previous_period, submit_reading
+from actions.operators.billing import ImportReport, import_accounts
+from actions.register import clock
+from actions.register.meter import find_meter
+from actions.register.period import period_of, previous_period
+from actions.register.reading import accepted_reading, submit_reading
 
 # account, address, meter, kind, readings of the three periods before the current one (oldest first)
 DEMO_METERS = (
@@ -24,7 +25,7 @@ DEMO_METERS = (
 
 def seed_demo(session: Session, now: dt.datetime | None = None) -> ImportReport:
     """Load the demo register; running it again changes nothing."""
-    periods = [previous_period(period_of(now or utcnow()))]
+    periods = [previous_period(period_of(now or clock.now()))]
     periods = [previous_period(previous_period(periods[0])), previous_period(periods[0]), periods[0]]
     lines = ["account_number,address,meter_number,meter_kind,last_reading,last_period"]
     lines += [

@@ -1,12 +1,19 @@
-"""Policy knobs of the action server, read from the environment (defaults in brackets in README)."""
+"""Policy knobs of the register's rules, read from the environment (docs/configuration.md lists them).
+
+The action server reads them once at start (a malformed value stops it with a message naming the
+variable); tests replace them in-process with ``use``.
+"""
 
 from __future__ import annotations
 
 import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
-from actions.models import MeterKind
+from actions.register.models import MeterKind
 
 WINDOW_POLICIES = ("remind", "refuse")
 
@@ -29,16 +36,19 @@ class Settings:
         return dict(self.plausible_consumption)[kind]
 
 
+# ASCII digits only: str.isdigit(), int() and Decimal() take "١٢" (and isdigit() "²", which int() refuses).
+_WHOLE_NUMBER = re.compile(r"[0-9]{1,9}")
+_DECIMAL = re.compile(r"[0-9]{1,9}(?:\.[0-9]{1,2})?")
+
+
 def _decimal(name: str, default: Decimal) -> Decimal:
     raw = os.environ.get(name)
     if raw is None:
         return default
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        raise ValueError(f"{name} must be a decimal number, not {raw!r}") from None
-    if not value.is_finite() or value <= 0:
-        raise ValueError(f"{name} must be a positive number, not {raw!r}")
+    if not _DECIMAL.fullmatch(raw.strip()) or (value := Decimal(raw.strip())) <= 0:
+        raise ValueError(
+            f"{name} must be a positive number written in ASCII digits, such as 30 or 12.5, not {raw!r}"
+        )
     return value
 
 
@@ -46,8 +56,10 @@ def _positive_int(name: str, default: int) -> int:
     raw = os.environ.get(name)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < 1:
-        raise ValueError(f"{name} must be a positive whole number, not {raw!r}")
+    if not _WHOLE_NUMBER.fullmatch(raw.strip()) or int(raw) < 1:
+        raise ValueError(
+            f"{name} must be a positive whole number written in ASCII digits (1 to 999999999), not {raw!r}"
+        )
     return int(raw)
 
 
@@ -70,3 +82,25 @@ def load() -> Settings:
             "REGISTRATION_GLOBAL_FAILURES_PER_HOUR", defaults.global_failures_per_hour
         ),
     )
+
+
+_current: Settings | None = None
+
+
+def current() -> Settings:
+    """The settings in force: the environment's, read on first use, unless a test set others."""
+    global _current
+    if _current is None:
+        _current = load()
+    return _current
+
+
+@contextmanager
+def use(settings: Settings) -> Iterator[Settings]:
+    """``settings`` are in force inside the block."""
+    global _current
+    previous, _current = _current, settings
+    try:
+        yield settings
+    finally:
+        _current = previous

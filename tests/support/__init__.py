@@ -1,0 +1,1 @@
+"""Helpers the test suites (and bench/) share: databases, servers, the fake Viber API, clients."""
