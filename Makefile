@@ -21,7 +21,7 @@ test:  ## every check: lint, data validation, test stories, NLU, pytest (Postgre
 	@scripts/test.sh
 
 lint: setup  ## ruff, mypy and the import contracts
-	@.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy actions && .venv/bin/lint-imports --no-cache
+	@.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy actions && .venv/bin/mypy --python-executable .venv-rasa/bin/python --python-version 3.10 custom_components custom_channels tests/rasa/*.py && .venv/bin/lint-imports --no-cache
 
 check-data: setup  ## for designers: validate data, train if needed, test stories, NLU test set
 	@scripts/check_data.sh
@@ -29,5 +29,5 @@ check-data: setup  ## for designers: validate data, train if needed, test storie
 flows: setup  ## redraw docs/flows.md (the conversation flows) from the rules
 	@.venv/bin/python scripts/flows.py > docs/flows.md && echo "docs/flows.md updated"
 
-lock:  ## re-resolve both locks from requirements/*.in (needs the package index)
+lock:  ## re-resolve the locks from requirements/*.in (needs the package index)
 	@scripts/lock.sh

@@ -60,7 +60,7 @@ class WebChatInput(SocketIOInput):
         channel = super().from_credentials(credentials)
         configured = (credentials or {}).get("origins") or os.environ.get("WEBCHAT_ORIGINS", "")
         origins = configured if isinstance(configured, list) else str(configured).split(",")
-        channel.origins = [origin.strip().rstrip("/") for origin in origins if origin.strip()]  # type: ignore[attr-defined]
+        channel.origins = [origin.strip().rstrip("/") for origin in origins if origin.strip()]
         return channel
 
     origins: list[str]
@@ -74,7 +74,7 @@ class WebChatInput(SocketIOInput):
             message.output_channel = self.get_output_channel()
             await on_new_message(message)
 
-        blueprint = super().blueprint(qualified)
+        blueprint: Blueprint = super().blueprint(qualified)
         if self.sio is not None:
             self._replace_handlers(self.sio, qualified)
             # Rasa opens the socket to every origin; only the company's page may connect.

@@ -1,3 +1,5 @@
-"""Rasa server parts Rasa 3.6 lacks, loaded from config.yml and endpoints.yml by dotted path."""
+"""Rasa server parts Rasa 3.6 lacks, named in config.yml and endpoints.yml by dotted path.
 
-from custom_components import action_fallback, speedups  # noqa: F401 - each applies itself on import
+Importing this package, or any module in it, changes nothing of Rasa: the patches in
+``custom_components.patches`` are installed only by their ``install()`` (see there).
+"""

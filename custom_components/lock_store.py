@@ -57,7 +57,8 @@ class AtomicRedisLockStore(RedisLockStore):
 
     def issue_ticket(self, conversation_id: str, lock_lifetime: float = LOCK_LIFETIME) -> int:
         try:
-            return self._change(conversation_id, lambda lock: lock.issue_ticket(lock_lifetime))
+            ticket: int = self._change(conversation_id, lambda lock: lock.issue_ticket(lock_lifetime))
+            return ticket
         except Exception as error:
             raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
 

@@ -31,7 +31,8 @@ def normalise_apostrophes(text: str) -> str:
 class UkrainianTokenizer(WhitespaceTokenizer):
     @staticmethod
     def get_default_config() -> dict[str, Any]:
-        return WhitespaceTokenizer.get_default_config()
+        config: dict[str, Any] = WhitespaceTokenizer.get_default_config()
+        return config
 
     @classmethod
     def create(
@@ -46,6 +47,7 @@ class UkrainianTokenizer(WhitespaceTokenizer):
     def tokenize(self, message: Message, attribute: str) -> list[Token]:
         text = message.get(attribute)
         normalised = normalise_apostrophes(text) if isinstance(text, str) else text
-        if normalised == text:
-            return super().tokenize(message, attribute)
-        return super().tokenize(Message(data={attribute: normalised}), attribute)
+        tokens: list[Token] = super().tokenize(
+            message if normalised == text else Message(data={attribute: normalised}), attribute
+        )
+        return tokens

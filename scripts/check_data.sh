@@ -21,13 +21,20 @@ echo "  domain, data and rules are consistent"
 
 model="$(scripts/train.sh | tail -n 1)"
 
+# The stories run twice: as the server runs (with our Rasa patches) and with Rasa as released
+# (OTKE_RASA_PATCHES=off), which must decide the same (docs/performance.md).
+test_stories() {  # label, patches (on/off), name of the results
+  local log="results/$3.log"
+  if ! OTKE_RASA_PATCHES="$2" "$RASA" test core --e2e --model "$model" --stories tests/test_stories.yml \
+       --out "results/$3" --fail-on-prediction-errors >"$log" 2>&1; then
+    grep -A 40 -E 'WrongPredictionException|predicted:' "$log" | head -n 60 || tail -n 40 "$log"
+    die "a test story failed $1: the lines marked 'predicted:' show what the assistant did instead (full log: $log)"
+  fi
+  printf '  %-34s %s\n' "$1:" "$(grep -E 'Correct:|Accuracy' "$log" | tail -n 2 | sed 's/^.* - \s*//; s/\s\+/ /g' | paste -sd ',' | sed 's/,/, /')"
+}
 say "Test stories (tests/test_stories.yml)"
-if ! "$RASA" test core --e2e --model "$model" --stories tests/test_stories.yml --out results/stories \
-     --fail-on-prediction-errors >results/test-stories.log 2>&1; then
-  grep -A 40 -E 'WrongPredictionException|predicted:' results/test-stories.log | head -n 60 || tail -n 40 results/test-stories.log
-  die "a test story failed: the lines marked 'predicted:' show what the assistant did instead (full log: results/test-stories.log)"
-fi
-grep -E 'Correct:|Accuracy' results/test-stories.log | tail -n 2 | sed 's/^.* - \s*/  actions: /'
+test_stories "with our Rasa patches" on test-stories
+test_stories "without (OTKE_RASA_PATCHES=off)" off test-stories-off
 
 say "NLU test set (tests/nlu/test_nlu.yml)"
 "$RASA" test nlu --model "$model" --nlu tests/nlu/test_nlu.yml --out results/nlu >results/test-nlu.log 2>&1 ||

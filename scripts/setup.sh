@@ -57,6 +57,15 @@ if ! venv_current .venv-rasa requirements/rasa.txt; then
   touch .venv-rasa/.installed
 fi
 
+# The Rasa server's test tools (tests/rasa) on top of its lock, refreshed when either lock changed;
+# the production image installs requirements/rasa.txt only.
+dev_stamp=.venv-rasa/.installed-dev
+if [[ ! -f "$dev_stamp" || .venv-rasa/.installed -nt "$dev_stamp" || requirements/rasa-dev.txt -nt "$dev_stamp" ]]; then
+  say "Installing the Rasa server's test tools from requirements/rasa-dev.txt"
+  quiet_pip .venv-rasa install --no-deps -r requirements/rasa-dev.txt
+  touch "$dev_stamp"
+fi
+
 if ! venv_current .venv requirements/actions.txt pyproject.toml; then
   python="$(find_python python3.11 "$pyenv_root"/versions/3.11*/bin/python)" ||
     die "The action server needs Python 3.11. Install it, e.g. 'pyenv install 3.11.7' or 'apt-get install python3.11 python3.11-venv', then run make again."

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every check, in the order that fails fastest: services, lint, Rasa data and test stories, pytest.
+# Every check, in the order that fails fastest: services, lint, the Rasa server's tests, Rasa data
+# and test stories, pytest.
 # Extra arguments go to pytest (e.g. `scripts/test.sh -k billing`).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -48,10 +49,15 @@ say "Lint: ruff, mypy and the import contracts"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy actions
+# the Rasa server's code, against the Rasa environment's packages (Python 3.10)
+.venv/bin/mypy --python-executable .venv-rasa/bin/python --python-version 3.10 custom_components custom_channels tests/rasa/*.py
 mkdir -p results
 .venv/bin/lint-imports --no-cache >results/import-contracts.log 2>&1 ||
   { cat results/import-contracts.log; die "an import breaks a layer contract (pyproject.toml [tool.importlinter])"; }
 grep -E '^Contracts:' results/import-contracts.log | sed 's/^/  /'
+
+say "The Rasa server's patches and components (tests/rasa, in .venv-rasa)"
+.venv-rasa/bin/pytest -c tests/rasa/pytest.ini --rootdir tests/rasa tests/rasa
 
 scripts/check_data.sh
 

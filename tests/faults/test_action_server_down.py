@@ -1,7 +1,7 @@
 """The action server is down (killed): every turn that needs it gets a short apology and the menu,
 an active form ends, nothing is half-saved, and once it is back the same flow works from the start.
 
-The Rasa side of this is custom_components/action_fallback.py; without it Rasa 3.6 logs the
+The Rasa side of this is custom_components/patches/action_failures.py; without it Rasa 3.6 logs the
 exception, drops the action's events and carries on predicting (silence, or the form asking again).
 """
 

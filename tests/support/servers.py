@@ -194,9 +194,18 @@ def serving_webchat() -> Iterator[WebchatPage]:
 
 
 @contextmanager
-def running_servers(model: Path, fake_viber: FakeViber, webchat: WebchatPage, tmp: Path) -> Iterator[Servers]:
+def running_servers(
+    model: Path,
+    fake_viber: FakeViber,
+    webchat: WebchatPage,
+    tmp: Path,
+    *,
+    name: str = "",
+    **extra_env: str,
+) -> Iterator[Servers]:
     """The action server on a fresh PostgreSQL schema with the demo register, and the Rasa server
-    with the trained model, talking over HTTP; both stopped on exit."""
+    with the trained model, talking over HTTP; both stopped on exit. ``name`` prefixes their logs;
+    ``extra_env`` goes to both servers (e.g. OTKE_RASA_PATCHES="off")."""
     with fresh_schema() as database_url:
         engine = db.make_engine(database_url)
         with engine.begin() as connection, Session(bind=connection) as session:
@@ -210,10 +219,12 @@ def running_servers(model: Path, fake_viber: FakeViber, webchat: WebchatPage, tm
             VIBER_API_URL=fake_viber.url,
             REDIS_URL=REDIS_URL,
             WEBCHAT_ORIGINS=webchat.origin,
+            **extra_env,
         )
-        action, action_log = start_process("action-server", action_server_command(action_port), env)
+        prefix = f"{name}-" if name else ""
+        action, action_log = start_process(f"{prefix}action-server", action_server_command(action_port), env)
         command = rasa_command(model, endpoints, ROOT / "credentials.yml", "--cors", webchat.origin)
-        rasa, rasa_log = start_process("rasa-server", [*command, "--port", str(rasa_port)], env)
+        rasa, rasa_log = start_process(f"{prefix}rasa-server", [*command, "--port", str(rasa_port)], env)
         try:
             wait_until_up(f"http://127.0.0.1:{action_port}/health", action, action_log)
             wait_until_up(f"http://127.0.0.1:{rasa_port}/webhooks/rest/", rasa, rasa_log)

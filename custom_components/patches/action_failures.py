@@ -1,22 +1,5 @@
-"""When the action server cannot answer, the subscriber is told so, instead of silence.
-
-Imported by ``custom_components/__init__.py``, so every Rasa process that loads our model has it.
-
-Rasa 3.6 (``MessageProcessor._run_action``) logs any failure of a custom action, drops the
-action's events and goes on predicting: with the action server down, a form step answers nothing
-and an unvalidated value stays in its slot. Here a custom action whose call fails (no connection,
-a timeout, a 5xx, an answer that is not an action server's) instead:
-
-- utters ``utter_service_unavailable`` (the apology with the menu buttons, from domain.yml) when
-  no connection could be made, or ``utter_service_interrupted`` when the call got through and
-  then failed (a timeout, a 5xx, a cut connection), since the action may have saved by then;
-- ends the active form, if any, and clears its slots, so the flow starts again from the beginning;
-- makes ``action_listen`` the next action, so no rule runs on the half-finished flow.
-
-Form validations (``validate_<form>``) and the forms' ``action_ask_*`` go through the same
-``RemoteAction.run``, so a failure in the middle of a form ends it the same way. A 400 answer
-(``ActionExecutionRejection``, an action refusing to run) keeps Rasa's own handling.
-"""
+"""When the action server cannot answer, the subscriber gets an apology instead of silence, the
+active form ends and Rasa listens (docs/performance.md, "Action server failures")."""
 
 from __future__ import annotations
 
@@ -27,6 +10,8 @@ import aiohttp
 from rasa.core.actions.action import ActionExecutionRejection, RemoteAction
 from rasa.shared.core.constants import ACTION_LISTEN_NAME, REQUESTED_SLOT
 from rasa.shared.core.events import ActiveLoop, Event, FollowupAction, SlotSet
+
+from custom_components.patches.replacing import replace
 
 if TYPE_CHECKING:
     from rasa.core.channels.channel import OutputChannel
@@ -39,7 +24,7 @@ logger = logging.getLogger(__name__)
 UNAVAILABLE = "utter_service_unavailable"  # "nothing was saved": true when no call got through
 INTERRUPTED = "utter_service_interrupted"  # the action may have finished: no such promise
 
-_run_remote_action = RemoteAction.run
+rasa_run = RemoteAction.run  # Rasa's own, taken before any patch
 
 
 async def run_or_apologise(
@@ -51,20 +36,21 @@ async def run_or_apologise(
 ) -> list[Event]:
     """RemoteAction.run, with the apology in place of lost events when the call fails."""
     try:
-        return await _run_remote_action(self, output_channel, nlg, tracker, domain)
+        events: list[Event] = await rasa_run(self, output_channel, nlg, tracker, domain)
     except ActionExecutionRejection:
         raise
     except Exception as error:  # whatever went wrong, the subscriber must not be left without an answer
+        apology = UNAVAILABLE if _never_reached(error) else INTERRUPTED
         form = tracker.active_loop_name
         logger.error(
             "Custom action '%s' failed (%s); answered with %s%s",
             self.name(),
             _reason(error),
-            UNAVAILABLE,
+            apology,
             f" and ended {form}" if form else "",
         )
-        apology = UNAVAILABLE if _never_reached(error) else INTERRUPTED
         return await service_unavailable(output_channel, nlg, tracker, domain, apology)
+    return events
 
 
 async def service_unavailable(
@@ -105,4 +91,6 @@ def _reason(error: BaseException) -> str:
     return f"{type(root).__name__}: {root}"[:300]
 
 
-RemoteAction.run = run_or_apologise  # type: ignore[method-assign]
+def apologise_when_an_action_fails() -> None:
+    """RemoteAction.run: a failed call answers with the apology, ends the form and listens."""
+    replace(RemoteAction, "run", run_or_apologise)
