@@ -373,6 +373,7 @@ def start_cluster(
             "REDIS_PORT": "6379",
             "REDIS_LOCK_DB": "12",
             "REDIS_URL": "redis://127.0.0.1:6379/12",
+            "WEBCHAT_ORIGINS": "http://127.0.0.1:9",  # the production profile refuses to start without
         }
     )
     conf = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")

@@ -613,6 +613,7 @@ async def soak(args: argparse.Namespace, stack: ExitStack) -> dict[str, Any]:
         REDIS_PORT="6379",
         REDIS_LOCK_DB=REDIS_DB,
         REDIS_URL=f"redis://127.0.0.1:6379/{REDIS_DB}",
+        WEBCHAT_ORIGINS="http://127.0.0.1:9",  # the production profile refuses to start without
         VIBER_AUTH_TOKEN=TOKEN,
         VIBER_API_URL=fake.url,
     )

@@ -284,7 +284,13 @@ class ViberInput(InputChannel):
         name = str(credentials.get("name") or viber_api.DEFAULT_SENDER_NAME)
         if len(name) > viber_api.MAX_SENDER_NAME:
             raise RasaException(f"The Viber sender name may have at most 28 characters: {name!r}")
-        redis_url = credentials.get("redis_url") or os.environ.get("REDIS_URL")
+        redis_url = str(credentials.get("redis_url") or os.environ.get("REDIS_URL") or "").strip()
+        if credentials.get("redis_required") and not redis_url:
+            raise RasaException(
+                "The Viber channel needs REDIS_URL (e.g. redis://redis:6379/2): without it each Rasa "
+                "instance remembers handled callbacks on its own, and a callback Viber delivers again "
+                "to another instance is processed twice (redis_required in the credentials)"
+            )
         return cls(
             auth_token=token,
             name=name,

@@ -18,12 +18,14 @@ from __future__ import annotations
 import inspect
 import logging
 import os
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from rasa.core.channels.socketio import SocketIOInput, SocketIOOutput
+from rasa.shared.exceptions import RasaException
 from sanic import Blueprint
 
 logger = logging.getLogger(__name__)
@@ -31,6 +33,8 @@ logger = logging.getLogger(__name__)
 CHANNEL = "webchat"
 PREFIX = f"{CHANNEL}:"
 MAX_SESSION_ID = 64
+# scheme://host[:port], nothing else: "*" or a path would let other pages in or match nothing.
+_ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?|https?://\[[0-9A-Fa-f:.]+\](?::[0-9]{1,5})?")
 
 
 def browser_room(recipient_id: str) -> str:
@@ -58,9 +62,22 @@ class WebChatInput(SocketIOInput):
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         channel = super().from_credentials(credentials)
-        configured = (credentials or {}).get("origins") or os.environ.get("WEBCHAT_ORIGINS", "")
+        credentials = credentials or {}
+        configured = credentials.get("origins") or os.environ.get("WEBCHAT_ORIGINS", "")
         origins = configured if isinstance(configured, list) else str(configured).split(",")
-        channel.origins = [origin.strip().rstrip("/") for origin in origins if origin.strip()]
+        channel.origins = [str(origin).strip().rstrip("/") for origin in origins if str(origin).strip()]
+        for origin in channel.origins:
+            if not _ORIGIN.fullmatch(origin):
+                raise RasaException(
+                    f"WEBCHAT_ORIGINS: {origin!r} is not an origin; give each page's scheme, host and "
+                    "port, comma-separated, e.g. https://www.otke.example,https://otke.example:8443"
+                )
+        if credentials.get("origins_required") and not channel.origins:
+            raise RasaException(
+                "The web chat channel needs the origins of the pages that carry the widget: set "
+                "WEBCHAT_ORIGINS (comma-separated, e.g. https://www.otke.example); without it the "
+                "socket would accept a browser on any site (origins_required in the credentials)"
+            )
         return channel
 
     origins: list[str]

@@ -99,6 +99,7 @@ def cluster(model_path: Any, tracker_database: str) -> Iterator[Cluster]:
             REDIS_PORT="6379",
             REDIS_LOCK_DB="13",
             REDIS_URL="redis://127.0.0.1:6379/13",
+            WEBCHAT_ORIGINS="http://127.0.0.1:9",
             VIBER_AUTH_TOKEN=TOKEN,
             VIBER_API_URL=fake.url,
         )

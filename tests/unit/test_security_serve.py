@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,3 +105,32 @@ def test_the_local_rest_channel_is_ours_not_rasas() -> None:
     # Rasa's own REST channel lets a caller choose the input channel, i.e. any Viber subscriber.
     local = channels("credentials.yml")
     assert "rest" not in local and "custom_channels.rest.RestInput" in local
+
+
+def test_the_production_action_server_refuses_to_start_without_database_url() -> None:
+    """Loading the dialogue, as `python -m rasa_sdk --actions actions.dialogue` does at start."""
+    env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
+    load = (
+        "from rasa_sdk.executor import ActionExecutor; ActionExecutor().register_package('actions.dialogue')"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", load],
+        cwd=ROOT,
+        env={**env, "OTKE_PROFILE": "production"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode != 0
+    assert "DATABASE_URL is not set, and the production profile" in done.stderr
+    local = subprocess.run(
+        [sys.executable, "-c", load],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert local.returncode == 0, local.stderr  # the local profile falls back to the embedded file
