@@ -1,5 +1,10 @@
 """The two flows of the seed page through the REST channel, with the real Rasa server, the real
-action server and PostgreSQL; the register is then exported with the operator's command."""
+action server and PostgreSQL; the register is then exported with the operator's command.
+
+Every test here runs twice: against the session's servers, and against a Rasa server started with
+OTKE_RASA_PATCHES=off (Rasa 3.6.21 as shipped, on its own action server and register). The two
+must decide the same: the same assertions hold, and one scripted conversation gets the same replies.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,48 @@ import csv
 import io
 import subprocess
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from actions.operators.billing import import_accounts
 from actions.register import clock
 from actions.register.models import Meter, Reading, ReadingStatus, Subscriber
-from actions.register.period import period_of
+from actions.register.period import period_of, previous_period
+from tests.support.fake_viber import FakeViber
 from tests.support.paths import ROOT
-from tests.support.servers import Servers, server_env
+from tests.support.servers import Servers, WebchatPage, running_servers, server_env
+
+
+@pytest.fixture(scope="module")
+def unpatched(
+    model_path: Path,
+    fake_viber: FakeViber,
+    webchat_page: WebchatPage,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Servers]:
+    """The same model on a Rasa server with every patch of Rasa internals off, with its own action
+    server and demo register."""
+    with running_servers(
+        model_path,
+        fake_viber,
+        webchat_page,
+        tmp_path_factory.mktemp("unpatched"),
+        name="unpatched",
+        OTKE_RASA_PATCHES="off",
+    ) as started:
+        yield started
+
+
+@pytest.fixture(scope="module", params=["patched", "unpatched"])
+def assistant(request: pytest.FixtureRequest, servers: Servers) -> Servers:
+    if request.param == "patched":
+        return servers
+    unpatched_servers: Servers = request.getfixturevalue("unpatched")
+    return unpatched_servers
 
 
 def texts(messages: list[dict[str, object]]) -> list[str]:
@@ -31,51 +70,51 @@ def register(servers: Servers, sender: str, account: str, meter: str) -> list[st
     return texts(servers.say(sender, meter))
 
 
-def test_register_two_meters_send_resubmit_history_and_export(servers: Servers) -> None:
+def test_register_two_meters_send_resubmit_history_and_export(assistant: Servers) -> None:
     sender = f"flow-{uuid.uuid4().hex[:8]}"
     period = period_of(clock.now())
 
-    first = register(servers, sender, "№ 12345", "222222")
+    first = register(assistant, sender, "№ 12345", "222222")
     assert first[0].startswith(
         "Знайдено: лічильник гарячої води № 222222, особовий рахунок 12345, адреса: м. Чернігів"
     )
     assert "Шевченка" not in first[0]  # the address is masked
     assert first[1] == "Тепер Ви зареєстровані!"
-    second = register(servers, sender, "34567", "444444")
+    second = register(assistant, sender, "34567", "444444")
     assert second[1] == "Тепер Ви зареєстровані!"
 
     # two meters: the subscriber chooses one from the buttons
-    choice = servers.say(sender, "Передати показання")
+    choice = assistant.say(sender, "Передати показання")
     choose = buttons(choice)
     assert list(choose) == ["Гаряча вода · №222222 · о/р 12345", "Тепло · №444444 · о/р 34567"]
-    shown = texts(servers.say(sender, choose["Гаряча вода · №222222 · о/р 12345"]))
+    shown = texts(assistant.say(sender, choose["Гаряча вода · №222222 · о/р 12345"]))
     assert shown[0] == "Особовий рахунок 12345, лічильник гарячої води № 222222."
     assert shown[1].startswith("Попередні показання:\n")
     assert "127.15 (спожито 3.35)" in shown[1]
     assert "в форматі ХХХ.ХХ" in shown[-1]
 
-    refused = texts(servers.say(sender, "12з.45"))
+    refused = texts(assistant.say(sender, "12з.45"))
     assert refused[0].startswith("«12з.45» не схоже на показання")
-    assert texts(servers.say(sender, "130,45"))[0] == "Прийнято 130.45 до обробки. Дякуємо"
+    assert texts(assistant.say(sender, "130,45"))[0] == "Прийнято 130.45 до обробки. Дякуємо"
 
     # resubmission in the same period replaces the first
-    servers.say(sender, "Передати показання")
-    servers.say(sender, choose["Гаряча вода · №222222 · о/р 12345"])
-    replaced = texts(servers.say(sender, "131"))
+    assistant.say(sender, "Передати показання")
+    assistant.say(sender, choose["Гаряча вода · №222222 · о/р 12345"])
+    replaced = texts(assistant.say(sender, "131"))
     assert replaced[0] == "Прийнято 131.00 до обробки. Дякуємо"
     assert replaced[1].startswith("Це показання замінило передане раніше за ")
     assert replaced[1].endswith("(130.45).")
 
     # the heat meter rolled over (991.75 -> 3.60 earlier): a small increase needs no confirmation
-    servers.say(sender, "Передати показання")
-    servers.say(sender, choose["Тепло · №444444 · о/р 34567"])
-    assert texts(servers.say(sender, "5.10"))[0] == "Прийнято 5.10 до обробки. Дякуємо"
+    assistant.say(sender, "Передати показання")
+    assistant.say(sender, choose["Тепло · №444444 · о/р 34567"])
+    assert texts(assistant.say(sender, "5.10"))[0] == "Прийнято 5.10 до обробки. Дякуємо"
 
-    history = "\n".join(texts(servers.say(sender, "Історія показань")))
+    history = "\n".join(texts(assistant.say(sender, "Історія показань")))
     assert "131.00 (спожито 3.85)" in history
     assert "5.10 (спожито 1.50)" in history
 
-    with servers.engine.connect() as connection:
+    with assistant.engine.connect() as connection:
         rows = connection.execute(
             select(Meter.number, Reading.value, Reading.status, Reading.channel)
             .join(Reading.meter)
@@ -91,7 +130,7 @@ def test_register_two_meters_send_resubmit_history_and_export(servers: Servers) 
 
     exported = subprocess.run(
         [str(ROOT / ".venv/bin/otke"), "export-readings", "--period", period],
-        env=server_env(servers.database_url),
+        env=server_env(assistant.database_url),
         capture_output=True,
         text=True,
         check=True,
@@ -103,42 +142,96 @@ def test_register_two_meters_send_resubmit_history_and_export(servers: Servers) 
     assert not any(r["reading"] == "130.45" for r in ours)
 
 
-def test_a_forged_button_cannot_reach_someone_elses_meter(servers: Servers) -> None:
+def test_a_forged_button_cannot_reach_someone_elses_meter(assistant: Servers) -> None:
     owner, stranger = f"owner-{uuid.uuid4().hex[:6]}", f"stranger-{uuid.uuid4().hex[:6]}"
-    register(servers, owner, "23456", "333333")
-    with servers.engine.connect() as connection:
+    register(assistant, owner, "23456", "333333")
+    with assistant.engine.connect() as connection:
         meter_id = connection.scalar(select(Meter.id).where(Meter.number == "333333"))
-    register(servers, stranger, "12345", "111111")
+    register(assistant, stranger, "12345", "111111")
 
-    reply = texts(servers.say(stranger, f'/submit_reading{{"meter_id": "{meter_id}"}}'))
+    reply = texts(assistant.say(stranger, f'/submit_reading{{"meter_id": "{meter_id}"}}'))
     assert all("333333" not in line and "23456" not in line for line in reply)
-    reply = texts(servers.say(stranger, f'/remove_meter{{"meter_id": "{meter_id}"}}'))
+    reply = texts(assistant.say(stranger, f'/remove_meter{{"meter_id": "{meter_id}"}}'))
     assert all("333333" not in line for line in reply)
 
 
-def test_registration_refusals_and_cancel(servers: Servers) -> None:
+def test_registration_refusals_and_cancel(assistant: Servers) -> None:
     sender = f"refusals-{uuid.uuid4().hex[:8]}"
-    servers.say(sender, "Додати лічильник")
-    assert texts(servers.say(sender, "1234"))[0] == (
+    assistant.say(sender, "Додати лічильник")
+    assert texts(assistant.say(sender, "1234"))[0] == (
         "Номер особового рахунку має містити 5 цифр, а у введеному їх 4. "
         "Перевірте квитанцію та введіть його ще раз."
     )
-    assert texts(servers.say(sender, "12345"))[0].startswith("Зазначте номер вашого приладу обліку")
-    wrong = texts(servers.say(sender, "999999"))
+    assert texts(assistant.say(sender, "12345"))[0].startswith("Зазначте номер вашого приладу обліку")
+    wrong = texts(assistant.say(sender, "999999"))
     assert wrong[0].startswith("За особовим рахунком 12345 немає приладу обліку № 999999.")
-    contacts = texts(servers.say(sender, "а де ви знаходитесь?"))
+    contacts = texts(assistant.say(sender, "а де ви знаходитесь?"))
     assert "вул. Реміснича, 55-б" in contacts[0]
     assert contacts[-1].startswith("Зазначте номер вашого приладу обліку")  # the form resumed
-    assert texts(servers.say(sender, "скасувати"))[0].startswith("Гаразд, скасовано.")
-    assert texts(servers.say(sender, "Передати показання"))[0].startswith(
+    assert texts(assistant.say(sender, "скасувати"))[0].startswith("Гаразд, скасовано.")
+    assert texts(assistant.say(sender, "Передати показання"))[0].startswith(
         "У Вас ще немає зареєстрованих лічильників."
     )
 
 
-def test_what_real_subscribers_type_in_one_go(servers: Servers) -> None:
+def test_what_real_subscribers_type_in_one_go(assistant: Servers) -> None:
     sender = f"oneshot-{uuid.uuid4().hex[:8]}"
-    servers.say(sender, "Додати лічильник")
-    servers.say(sender, "мій особовий рахунок 23456")
-    assert "Тепер Ви зареєстровані!" in texts(servers.say(sender, "номер лічильника 333333"))
-    answer = texts(servers.say(sender, "Доброго дня, хочу передати показання гарячої води 45,2 куб"))
+    assistant.say(sender, "Додати лічильник")
+    assistant.say(sender, "мій особовий рахунок 23456")
+    assert "Тепер Ви зареєстровані!" in texts(assistant.say(sender, "номер лічильника 333333"))
+    answer = texts(assistant.say(sender, "Доброго дня, хочу передати показання гарячої води 45,2 куб"))
     assert answer[0] == "Прийнято 45.20 до обробки. Дякуємо", answer
+
+
+# One conversation, every kind of turn: menu buttons, a form with a refusal, a question and a
+# cancel in the middle, registration, a reading with words around it, a large value confirmed,
+# history, removal, something out of scope.
+SCRIPT = [
+    "Привіт",
+    "Додати лічильник",
+    "1234",
+    "56789",
+    "а де ви знаходитесь?",
+    "888888",
+    "Передати показання",
+    "12з.45",
+    "показання 105,5 м3",
+    "Передати показання",
+    "190",
+    "так",
+    "Історія показань",
+    "Мої лічильники",
+    "Додати лічильник",
+    "скасувати",
+    "яка погода завтра?",
+    "Видалити лічильник",
+    "так",
+    "Передати показання",
+]
+
+
+def transcript(servers: Servers, sender: str) -> list[tuple[str, list[str], list[str]]]:
+    """Each line of SCRIPT with the texts and button titles it got."""
+    replies = []
+    for line in SCRIPT:
+        answer = servers.say(sender, line)
+        replies.append((line, texts(answer), sorted(buttons(answer))))
+    return replies
+
+
+def test_the_patched_and_the_unpatched_server_answer_the_same(servers: Servers, unpatched: Servers) -> None:
+    for stack in (servers, unpatched):
+        with stack.engine.begin() as connection, Session(bind=connection) as session:
+            report = import_accounts(
+                session,
+                [
+                    "account_number,address,meter_number,meter_kind,last_reading,last_period",
+                    f'56789,"м. Чернігів, вул. Миру, 9, кв. 4",888888,hot_water,100.00,{previous_period(period_of(clock.now()))}',
+                ],
+            )
+            assert not report.errors
+    sender = f"same-{uuid.uuid4().hex[:8]}"
+    patched_replies = transcript(servers, sender)
+    assert patched_replies[5][1][-2] == "Тепер Ви зареєстровані!", patched_replies[5]
+    assert "Прийнято 105.50 до обробки. Дякуємо" in patched_replies[8][1], patched_replies[8]
+    assert transcript(unpatched, sender) == patched_replies
