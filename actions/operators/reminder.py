@@ -1,7 +1,7 @@
 """Reading reminders: who is due one this period, and the bookkeeping that keeps it to one.
 
 A reminder is a bot-initiated Viber message, billed under Viber's commercial terms: it goes only
-to subscribed Viber subscribers with a registered meter still lacking this period's reading, at
+to subscribed Viber subscribers with an enrolled meter still lacking this period's reading, at
 most once per period, and only when an operator runs `otke viber remind`. A reminder is claimed
 ("sending") just before its message goes to Viber; a run that died in between leaves the claim,
 and a later run takes it over once it is STALE_CLAIM old (so a crash costs at most one repeat).

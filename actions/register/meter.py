@@ -1,4 +1,4 @@
-"""Meters (прилади обліку) and which subscribers registered them."""
+"""Meters (прилади обліку), and their enrolments: which subscribers may read and send for them."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def find_meter(session: Session, account_number: str, meter_number: str) -> Mete
 
 
 def is_enrolled(session: Session, subscriber_id: int, meter_id: int) -> bool:
-    """Whether this subscriber registered this meter: the test for every read and write."""
+    """Whether this subscriber enrolled this meter: the test for every read and write."""
     return bool(
         session.scalar(
             select(
@@ -48,7 +48,7 @@ def is_enrolled(session: Session, subscriber_id: int, meter_id: int) -> bool:
 
 
 def enrol_meter(session: Session, subscriber_id: int, meter_id: int) -> bool:
-    """Register the meter for the subscriber; False when they had already registered it."""
+    """Enrol the meter for the subscriber; False when they had enrolled it already."""
     if is_enrolled(session, subscriber_id, meter_id):
         return False
     session.execute(
@@ -60,7 +60,7 @@ def enrol_meter(session: Session, subscriber_id: int, meter_id: int) -> bool:
 
 
 def enrolled_meters(session: Session, subscriber: int | Identity) -> list[Meter]:
-    """The subscriber's meters with their accounts loaded, in the order they were registered.
+    """The subscriber's meters with their accounts loaded, in the order they were enrolled.
 
     By identity it is one query, and someone never seen before simply has no meters (reading
     the register creates no subscriber).
@@ -84,7 +84,7 @@ def enrolled_meters(session: Session, subscriber: int | Identity) -> list[Meter]
 
 
 def unenrol_meter(session: Session, subscriber_id: int, meter_id: int) -> bool:
-    """Forget the subscriber's registration of the meter; False when there was none."""
+    """End the subscriber's enrolment of the meter; False when there was none."""
     result = session.execute(
         delete(subscriber_meters).where(
             subscriber_meters.c.subscriber_id == subscriber_id,

@@ -103,7 +103,7 @@ def dial_limit(dial_digits: int = DEFAULT_DIAL_DIGITS) -> Decimal:
 
 
 def consumption(previous: Decimal, current: Decimal, dial_digits: int = DEFAULT_DIAL_DIGITS) -> Decimal:
-    """Consumption between two readings; a lower reading means the register rolled over."""
+    """Consumption between two readings; a lower reading means the dial rolled over."""
     if current >= previous:
         return current - previous
     return current + Decimal(10) ** dial_digits - previous
