@@ -56,7 +56,7 @@ if [[ -f webchat/public/vendor/socket.io.min.js ]]; then
   pids+=($!)
   webchat_note="http://localhost:$WEBCHAT_PORT/"
 else
-  webchat_note="not served (npm was not found; see README)"
+  webchat_note="not served (npm was not found; install Node.js and npm, then run make again)"
 fi
 
 wait_for() {  # url name pid

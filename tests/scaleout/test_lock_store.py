@@ -2,7 +2,7 @@
 
 Rasa's own RedisLockStore fails the same probe (lost counts, lock errors, minutes of waiting on
 tickets that were never removed): `.venv-rasa/bin/python tests/scaleout/lock_probe.py stock 14 200`
-with PYTHONPATH=. reproduces it; README, "Scale-out", has the figures.
+with PYTHONPATH=. reproduces it; docs/operations.md, "Scale-out", has the figures.
 
 Each probe process is a separate lock-store client, as two Rasa instances are; inside the lock
 each does a read-sleep-write on a shared counter, so any moment of two holders loses a count.
