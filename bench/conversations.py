@@ -45,6 +45,7 @@ from actions.register.period import period_of, previous_period  # noqa: E402
 from custom_channels import viber_api  # noqa: E402
 from tests.support.database import fresh_database  # noqa: E402
 from tests.support.fake_viber import start_fake_viber  # noqa: E402
+from tests.support.servers import action_server_command, production_env  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
 TOKEN = "bench-viber-token"
@@ -263,16 +264,7 @@ def _spawn(command: list[str], cwd: Path, env: dict[str, str], log: str) -> subp
 
 
 def _actions(port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    command = [
-        str(ROOT / ".venv/bin/python"),
-        "-m",
-        "rasa_sdk",
-        "--actions",
-        "actions.dialogue",
-        "--port",
-        str(port),
-    ]
-    return _spawn(command, ROOT, env, f"actions-{port}.log")
+    return _spawn(action_server_command(port), ROOT, env, f"actions-{port}.log")
 
 
 def _rasa(
@@ -355,7 +347,6 @@ def start_cluster(
     """Two Rasa instances and two action servers in the production profile, behind deploy/nginx.conf."""
     rasa_ports, action_ports = [free_port(), free_port()], [free_port(), free_port()]
     front, inner = free_port(), free_port()
-    admin = make_url(ADMIN_URL)
     env = (
         os.environ
         | SERVER_ENV
@@ -363,18 +354,13 @@ def start_cluster(
             "DATABASE_URL": database_url,
             "VIBER_API_URL": api_url,
             "VIBER_AUTH_TOKEN": TOKEN,
-            "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{inner}/webhook",
-            "TRACKER_DB_HOST": admin.host or "127.0.0.1",
-            "TRACKER_DB_PORT": str(admin.port or 5432),
-            "TRACKER_DB_NAME": trackers,
-            "TRACKER_DB_USER": admin.username or "postgres",
-            "TRACKER_DB_PASSWORD": admin.password or "",
-            "REDIS_HOST": "127.0.0.1",
-            "REDIS_PORT": "6379",
-            "REDIS_LOCK_DB": "12",
-            "REDIS_URL": "redis://127.0.0.1:6379/12",
-            "WEBCHAT_ORIGINS": "http://127.0.0.1:9",  # the production profile refuses to start without
         }
+        | production_env(
+            action_url=f"http://127.0.0.1:{inner}/webhook",
+            tracker_database=trackers,
+            redis_db="12",
+            server_url=ADMIN_URL,
+        )
     )
     conf = (ROOT / "deploy" / "nginx.conf").read_text(encoding="utf-8")
     for old, new in {

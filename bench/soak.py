@@ -61,7 +61,7 @@ from bench.conversations import TOKEN, callback, conversation, percentile, say, 
 from custom_channels import viber_api  # noqa: E402
 from tests.support.database import ADMIN_URL, fresh_database, fresh_schema  # noqa: E402
 from tests.support.fake_viber import FakeViber, start_fake_viber  # noqa: E402
-from tests.support.servers import action_server_command, free_port, rasa_command, server_env  # noqa: E402
+from tests.support.servers import action_server_command, free_port, production_env, rasa_command, server_env  # noqa: E402
 from tests.support.tcp_proxy import TcpProxy  # noqa: E402
 
 LOGS = ROOT / "bench" / "results" / "logs"
@@ -602,18 +602,7 @@ async def soak(args: argparse.Namespace, stack: ExitStack) -> dict[str, Any]:
     stack.callback(gate.stop)
     env = server_env(
         through_proxy,
-        OTKE_PROFILE="production",
-        ACTION_ENDPOINT_URL=f"{gate.url}/webhook",
-        TRACKER_DB_HOST=admin.host or "127.0.0.1",
-        TRACKER_DB_PORT=str(admin.port or 5432),
-        TRACKER_DB_NAME=trackers,
-        TRACKER_DB_USER=admin.username or "postgres",
-        TRACKER_DB_PASSWORD=admin.password or "",
-        REDIS_HOST="127.0.0.1",
-        REDIS_PORT="6379",
-        REDIS_LOCK_DB=REDIS_DB,
-        REDIS_URL=f"redis://127.0.0.1:6379/{REDIS_DB}",
-        WEBCHAT_ORIGINS="http://127.0.0.1:9",  # the production profile refuses to start without
+        **production_env(action_url=f"{gate.url}/webhook", tracker_database=trackers, redis_db=REDIS_DB),
         VIBER_AUTH_TOKEN=TOKEN,
         VIBER_API_URL=fake.url,
     )

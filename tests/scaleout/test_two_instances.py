@@ -25,6 +25,7 @@ from tests.support.paths import ROOT
 from tests.support.servers import (
     action_server_command,
     free_port,
+    production_env,
     rasa_command,
     server_env,
     start_process,
@@ -88,18 +89,11 @@ def cluster(model_path: Any, tracker_database: str) -> Iterator[Cluster]:
         action_port = free_port()
         env = server_env(
             database_url,
-            OTKE_PROFILE="production",
-            ACTION_ENDPOINT_URL=f"http://127.0.0.1:{action_port}/webhook",
-            TRACKER_DB_HOST=admin.host or "127.0.0.1",
-            TRACKER_DB_PORT=str(admin.port or 5432),
-            TRACKER_DB_NAME=tracker_database,
-            TRACKER_DB_USER=admin.username or "postgres",
-            TRACKER_DB_PASSWORD=admin.password or "",
-            REDIS_HOST="127.0.0.1",
-            REDIS_PORT="6379",
-            REDIS_LOCK_DB="13",
-            REDIS_URL="redis://127.0.0.1:6379/13",
-            WEBCHAT_ORIGINS="http://127.0.0.1:9",
+            **production_env(
+                action_url=f"http://127.0.0.1:{action_port}/webhook",
+                tracker_database=tracker_database,
+                redis_db="13",
+            ),
             VIBER_AUTH_TOKEN=TOKEN,
             VIBER_API_URL=fake.url,
         )

@@ -19,13 +19,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session
 
 from actions.operators.demo import seed_demo
 from actions.register import db
 from custom_channels import viber_api
-from tests.support.database import fresh_schema
+from tests.support.database import ADMIN_URL, fresh_schema
 from tests.support.fake_viber import FakeViber
 from tests.support.paths import OUTPUT, ROOT
 
@@ -111,6 +111,30 @@ def trained_model() -> Path:
     if done.returncode != 0:
         pytest.fail(f"training failed:\n{done.stderr[-4000:]}", pytrace=False)
     return Path(done.stdout.strip().splitlines()[-1])
+
+
+def production_env(
+    *, action_url: str, tracker_database: str, redis_db: str, server_url: str = ADMIN_URL
+) -> dict[str, str]:
+    """What the production profile (deploy/*.production.yml) needs besides DATABASE_URL and the
+    Viber token: the shared tracker store (a database on the tests' PostgreSQL server), the atomic
+    lock store and the Viber de-duplication memory on one Redis database, the web chat's origin.
+    ``server_url`` is the PostgreSQL server that holds ``tracker_database``."""
+    admin = make_url(server_url)
+    return {
+        "OTKE_PROFILE": "production",
+        "ACTION_ENDPOINT_URL": action_url,
+        "TRACKER_DB_HOST": admin.host or "127.0.0.1",
+        "TRACKER_DB_PORT": str(admin.port or 5432),
+        "TRACKER_DB_NAME": tracker_database,
+        "TRACKER_DB_USER": admin.username or "postgres",
+        "TRACKER_DB_PASSWORD": admin.password or "",
+        "REDIS_HOST": "127.0.0.1",
+        "REDIS_PORT": "6379",
+        "REDIS_LOCK_DB": redis_db,
+        "REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
+        "WEBCHAT_ORIGINS": "http://127.0.0.1:9",
+    }
 
 
 def action_server_command(port: int) -> list[str]:

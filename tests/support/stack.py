@@ -37,6 +37,7 @@ from tests.support.servers import (
     VIBER_TOKEN,
     action_server_command,
     free_port,
+    production_env,
     rasa_command,
     server_env,
     wait_until_up,
@@ -267,18 +268,11 @@ def running_stack(name: str, model: Path, profile: Profile, tmp: Path) -> Iterat
         }
         tracker_url = None
         if profile == "production":
-            common |= {
-                "OTKE_PROFILE": "production",
-                "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
-                "TRACKER_DB_HOST": admin.host or "127.0.0.1",
-                "TRACKER_DB_PORT": str(admin.port or 5432),
-                "TRACKER_DB_NAME": tracker_database,
-                "TRACKER_DB_USER": admin.username or "postgres",
-                "TRACKER_DB_PASSWORD": admin.password or "",
-                "REDIS_HOST": "127.0.0.1",
-                "REDIS_PORT": "6379",
-                "REDIS_LOCK_DB": "15",
-            }
+            common |= production_env(
+                action_url=f"http://127.0.0.1:{action_port}/webhook",
+                tracker_database=tracker_database,
+                redis_db=REDIS_URL.rsplit("/", 1)[-1],
+            )
             command = rasa_command(
                 model, ROOT / "deploy/endpoints.production.yml", ROOT / "deploy/credentials.production.yml"
             )
