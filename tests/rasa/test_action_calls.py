@@ -8,6 +8,7 @@ import asyncio
 from typing import Any
 
 from aiohttp import web
+from local_webhook import local_webhook
 from rasa.core.actions.action import RemoteAction
 from rasa.core.channels.channel import CollectingOutputChannel
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
@@ -58,19 +59,10 @@ def sent_by_a_real_call(domain: Domain, tracker: DialogueStateTracker) -> dict[s
         return web.json_response({"events": [], "responses": []})
 
     async def main() -> None:
-        app = web.Application()
-        app.router.add_post("/webhook", webhook)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        try:
-            action = RemoteAction("validate_reading_form", EndpointConfig(f"http://127.0.0.1:{port}/webhook"))
+        async with local_webhook(webhook) as url:
+            action = RemoteAction("validate_reading_form", EndpointConfig(url))
             nlg = TemplatedNaturalLanguageGenerator(domain.responses)
             await action.run(CollectingOutputChannel(), nlg, tracker, domain)
-        finally:
-            await runner.cleanup()
 
     asyncio.run(main())
     (call,) = received

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from local_webhook import local_webhook
 from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
 from rasa.utils.endpoints import ClientResponseError, EndpointConfig
 
@@ -44,17 +45,8 @@ class Peers:
 
 
 async def serving(peers: Peers, calls: Any) -> Any:
-    app = web.Application()
-    app.router.add_post("/webhook", peers.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    try:
-        return await calls(EndpointConfig(f"http://127.0.0.1:{port}/webhook", token=TOKEN))
-    finally:
-        await runner.cleanup()
+    async with local_webhook(peers.handle) as url:
+        return await calls(EndpointConfig(url, token=TOKEN))
 
 
 def test_calls_share_one_kept_alive_connection() -> None:
