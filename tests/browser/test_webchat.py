@@ -14,12 +14,8 @@ import pytest
 import websockets
 from playwright.sync_api import Page, expect
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from actions.operators.billing import import_accounts
-from actions.register import clock
 from actions.register.models import Reading, Subscriber
-from actions.register.period import period_of, previous_period
 from tests.support.paths import OUTPUT
 from tests.support.servers import Servers, WebchatPage, free_port
 
@@ -49,16 +45,7 @@ def tap(page: Page, title: str) -> None:
 @pytest.fixture(scope="module")
 def browser_meter(servers: Servers) -> tuple[str, str]:
     """An account and hot-water meter of the browser test's own, last read at 120.00."""
-    period = previous_period(period_of(clock.now()))
-    with servers.engine.begin() as connection, Session(bind=connection) as session:
-        report = import_accounts(
-            session,
-            [
-                "account_number,address,meter_number,meter_kind,last_reading,last_period",
-                f'45678,"м. Чернігів, вул. Незалежності, 8, кв. 21",777777,hot_water,120.00,{period}',
-            ],
-        )
-        assert not report.errors
+    servers.add_meter("45678", "м. Чернігів, вул. Незалежності, 8, кв. 21", "777777", "hot_water", "120.00")
     return "45678", "777777"
 
 

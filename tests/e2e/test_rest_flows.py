@@ -17,12 +17,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from actions.operators.billing import import_accounts
 from actions.register import clock
 from actions.register.models import Meter, Reading, ReadingStatus, Subscriber
-from actions.register.period import period_of, previous_period
+from actions.register.period import period_of
 from tests.support.fake_viber import FakeViber
 from tests.support.paths import ROOT
 from tests.support.servers import Servers, WebchatPage, running_servers, server_env
@@ -221,15 +219,7 @@ def transcript(servers: Servers, sender: str) -> list[tuple[str, list[str], list
 
 def test_the_patched_and_the_unpatched_server_answer_the_same(servers: Servers, unpatched: Servers) -> None:
     for stack in (servers, unpatched):
-        with stack.engine.begin() as connection, Session(bind=connection) as session:
-            report = import_accounts(
-                session,
-                [
-                    "account_number,address,meter_number,meter_kind,last_reading,last_period",
-                    f'56789,"м. Чернігів, вул. Миру, 9, кв. 4",888888,hot_water,100.00,{previous_period(period_of(clock.now()))}',
-                ],
-            )
-            assert not report.errors
+        stack.add_meter("56789", "м. Чернігів, вул. Миру, 9, кв. 4", "888888", "hot_water", "100.00")
     sender = f"same-{uuid.uuid4().hex[:8]}"
     patched_replies = transcript(servers, sender)
     assert patched_replies[5][1][-2] == "Тепер Ви зареєстровані!", patched_replies[5]

@@ -27,6 +27,7 @@ from actions.register.models import Meter, Reading, RegistrationFailure, Subscri
 from actions.register.settings import Settings
 from actions.register.subscriber import Identity, find_subscriber, get_or_create_subscriber
 from tests.support.moments import LAST
+from tests.support.otke import HEADER
 from tests.support.paths import ROOT
 
 Domain = dict[str, Any]
@@ -235,9 +236,7 @@ class Register:
         """A meter of our own, with an accepted reading for the previous period if given."""
         row = f'{account},"{address}",{number},{kind},{previous or ""},{LAST if previous else ""}'
         with db.transaction() as session:
-            report = import_accounts(
-                session, ["account_number,address,meter_number,meter_kind,last_reading,last_period", row]
-            )
+            report = import_accounts(session, [HEADER, row])
             assert not report.errors, report.errors
             meter = find_meter(session, account, number)
             assert meter is not None

@@ -22,11 +22,14 @@ import pytest
 from sqlalchemy import Engine, make_url
 from sqlalchemy.orm import Session
 
+from actions.operators.billing import import_accounts
 from actions.operators.demo import seed_demo
-from actions.register import db
+from actions.register import clock, db
+from actions.register.period import period_of, previous_period
 from custom_channels import viber_api
 from tests.support.database import ADMIN_URL, fresh_schema
 from tests.support.fake_viber import FakeViber
+from tests.support.otke import HEADER
 from tests.support.paths import OUTPUT, ROOT
 
 START_TIMEOUT = 300
@@ -73,6 +76,13 @@ class Servers:
     @staticmethod
     def stop(process: subprocess.Popen[bytes]) -> None:
         stop_process(process)
+
+    def add_meter(self, account: str, address: str, meter: str, kind: str, last_reading: str) -> None:
+        """A meter of a test's own in this stack's register, read last in the period before the clock's."""
+        row = f'{account},"{address}",{meter},{kind},{last_reading},{previous_period(period_of(clock.now()))}'
+        with self.engine.begin() as connection, Session(bind=connection) as session:
+            report = import_accounts(session, [HEADER, row])
+        assert not report.errors, report.errors
 
     def say(self, sender: str, text: str, **metadata: Any) -> list[dict[str, Any]]:
         """One turn through the REST channel; the bot's messages come back."""
