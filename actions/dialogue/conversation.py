@@ -144,6 +144,77 @@ def entity_meter_id(tracker: Tracker) -> str | None:
     return str(value) if value is not None else None
 
 
+# --- what the NLU pipeline found in the message (config.yml, data/nlu/meter_kinds.yml) ------
+
+
+@dataclass(frozen=True)
+class TypedReading:
+    """A reading value found in the message, with the meter kind named next to it, if any."""
+
+    value: str
+    kind: MeterKind | None
+
+
+def _found(tracker: Tracker, *names: str) -> list[dict[str, Any]]:
+    entities = tracker.latest_message.get("entities") or []
+    found = [
+        e
+        for e in entities
+        if isinstance(e, dict) and e.get("entity") in names and isinstance(e.get("value"), str)
+    ]
+    return sorted(found, key=lambda e: int(e.get("start") or 0))
+
+
+def _kind(value: str) -> MeterKind | None:
+    return next((kind for kind in MeterKind if kind.value == value), None)
+
+
+_MINUS = ("-", "\u2212", "\u2013")
+
+
+def _signed(text: str, entity: dict[str, Any]) -> str:
+    """The value with the minus typed before it: "ГВП -5,00" is a negative reading, refused as one."""
+    value = str(entity["value"])
+    return f"-{value}" if text[: int(entity.get("start") or 0)].rstrip().endswith(_MINUS) else value
+
+
+def signed_value(tracker: Tracker, value: str) -> str:
+    """A slot filled from a reading_value entity, with the minus typed before it."""
+    for entity in _found(tracker, "reading_value"):
+        if entity["value"] == value:
+            return _signed(str(tracker.latest_message.get("text") or ""), entity)
+    return value
+
+
+def named_kind(tracker: Tracker) -> MeterKind | None:
+    """The one meter kind the message names ("опалення", "ГВП"), or None for none or both."""
+    kinds = {_kind(e["value"]) for e in _found(tracker, "meter_kind")} - {None}
+    return kinds.pop() if len(kinds) == 1 else None
+
+
+def typed_readings(tracker: Tracker) -> list[TypedReading]:
+    """The readings a message carries, in order: "гаряча 128,00 тепло 477,00" gives two, each
+    with the kind named just before it (or just after it: "128,00 гаряча")."""
+    found = _found(tracker, "reading_value", "meter_kind")
+    text = str(tracker.latest_message.get("text") or "")
+    readings: list[TypedReading] = []
+    kind: MeterKind | None = None
+    index = 0
+    while index < len(found):
+        entity = found[index]
+        if entity["entity"] == "meter_kind":
+            kind = _kind(entity["value"])
+        else:
+            after = found[index + 1] if index + 1 < len(found) else None
+            if kind is None and after is not None and after["entity"] == "meter_kind":
+                kind = _kind(after["value"])
+                index += 1
+            readings.append(TypedReading(_signed(text, entity), kind))
+            kind = None
+        index += 1
+    return readings
+
+
 @dataclass(frozen=True)
 class ReadingContext:
     meter: MeterCard

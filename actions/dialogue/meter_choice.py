@@ -7,7 +7,15 @@ from typing import Any
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.dialogue.conversation import MeterCard, entity_meter_id, identity, in_register, meter_cards, say
+from actions.dialogue.conversation import (
+    MeterCard,
+    entity_meter_id,
+    identity,
+    in_register,
+    meter_cards,
+    named_kind,
+    say,
+)
 from actions.register.meter import normalise_meter_number
 from actions.register.models import MeterKind
 
@@ -17,10 +25,17 @@ _KIND_WORDS = {
 }
 
 
-def choose_meter(cards: list[MeterCard], typed: str, from_button: str | None) -> MeterCard | None:
-    """The subscriber's meter meant by a button (its id) or typed text (number, kind, position)."""
+def choose_meter(
+    cards: list[MeterCard], typed: str, from_button: str | None, kind: MeterKind | None = None
+) -> MeterCard | None:
+    """The subscriber's meter meant by a button (its id), the kind the NLU found ("ГВП"), or typed
+    text (number, kind, position)."""
     if from_button is not None:
         return next((card for card in cards if str(card.id) == from_button), None)
+    if kind is not None:
+        of_kind = [card for card in cards if card.kind == kind]
+        if len(of_kind) == 1:
+            return of_kind[0]
     wanted = normalise_meter_number(typed)
     by_number = [card for card in cards if card.number.casefold() == wanted.casefold()]
     if len(by_number) == 1:
@@ -55,7 +70,7 @@ async def validate_meter_choice(
     if button is None and str(slot_value) != str(tracker.latest_message.get("text") or "").strip():
         # Not typed by the subscriber: an id our own action chose (the only meter, or a button).
         button = str(slot_value)
-    card = choose_meter(cards, str(slot_value), button)
+    card = choose_meter(cards, str(slot_value), button, named_kind(tracker) if button is None else None)
     if card is not None:
         return {slot: str(card.id)}
     if (

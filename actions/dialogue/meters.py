@@ -123,7 +123,8 @@ class ActionRemoveMeter(Action):
         else:
             dispatcher.utter_message(response="utter_meter_not_available")
             dispatcher.utter_message(response="utter_menu")
-        return reset(*REMOVAL_SLOTS)
+        # meters_registered goes too: a finished flow leaves nothing behind for the policies
+        return reset(*REMOVAL_SLOTS, "meters_registered")
 
 
 class ValidateRemovalForm(RegisterBackedValidation):

@@ -4,7 +4,7 @@ history of readings."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
@@ -16,21 +16,27 @@ from sqlalchemy.orm import Session
 
 from actions.dialogue.conversation import (
     MeterCard,
+    ReadingContext,
     RegisterBackedValidation,
+    TypedReading,
+    entity_meter_id,
     identity,
     in_register,
     meter_cards,
+    named_kind,
     number,
     reading_context,
     reset,
     say,
+    signed_value,
     subscriber_of,
     text,
+    typed_readings,
     when_register_fails,
 )
 from actions.dialogue.meter_choice import choose_meter, meter_buttons, preselected, validate_meter_choice
 from actions.register import clock, settings
-from actions.register.meter import is_enrolled
+from actions.register.meter import KIND_OF, is_enrolled, normalise_meter_number
 from actions.register.models import Meter
 from actions.register.period import in_reading_window, period_title
 from actions.register.reading import (
@@ -40,7 +46,6 @@ from actions.register.reading import (
     dial_limit,
     parse_reading,
     recent_readings,
-    single_number,
     submit_reading,
 )
 from actions.register.subscriber import Identity
@@ -50,8 +55,18 @@ READING_SLOTS = ("meter_id", "reading_value", "reading_check", "reading_confirme
 Slots = dict[str, Any]
 
 
+@dataclass(frozen=True)
+class Start:
+    """How the message begins the reading flow: the reading_start branch and the slots it fills."""
+
+    branch: str
+    meter_id: int | None = None
+    value: str | None = None
+
+
 class ActionStartReading(Action):
-    """Start a fresh reading: no meters, or the meter chosen at once when there is only one."""
+    """Start a fresh reading from what the message carries: a meter (button, kind, the only one)
+    and a value; several kinds with values are saved at once, each acknowledged."""
 
     def name(self) -> str:
         return "action_start_reading"
@@ -60,23 +75,95 @@ class ActionStartReading(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        cards = await in_register(meter_cards, identity(tracker))
+        start = await self._start(dispatcher, tracker)
         events = reset(*READING_SLOTS)
-        closed = settings.current().reading_window_policy == "refuse" and not in_reading_window(clock.now())
+        if start.meter_id is not None:
+            events.append(SlotSet("meter_id", str(start.meter_id)))
+        if start.value is not None:
+            # the form checks this value at its start exactly like a typed answer
+            events.append(SlotSet("reading_value", start.value))
+        return [*events, SlotSet("reading_start", start.branch)]
+
+    async def _start(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> Start:
+        readings = typed_readings(tracker)
+        if not readings and (tracker.latest_message.get("intent") or {}).get("name") == "inform_number":
+            return Start("not_a_number")
+        cards = await in_register(meter_cards, identity(tracker))
         if not cards:
-            return [*events, SlotSet("meters_registered", False), SlotSet("reading_window_closed", None)]
+            return Start("no_meters")
+        if settings.current().reading_window_policy == "refuse" and not in_reading_window(clock.now()):
+            return Start("window_closed")
+        if len(readings) > 1:
+            return await self._several(dispatcher, tracker, cards, readings)
+        kind = readings[0].kind if readings else named_kind(tracker)
+        value = readings[0].value if readings else None
+        button = entity_meter_id(tracker)
+        chosen = preselected(cards, tracker) if button is not None or kind is None else None
+        if button is None and kind is not None:
+            # "опалення 477,00": the meter of that kind, never another kind's only meter
+            of_kind = [card for card in cards if card.kind == kind]
+            if not of_kind:
+                say(dispatcher, "utter_no_meter_of_kind", kind=KIND_OF[kind])
+                return Start("done")
+            chosen = of_kind[0] if len(of_kind) == 1 else None
+        if chosen is None and button is None:
+            chosen = self._named(cards, tracker, typed_text=value is None)
+        return Start("ask", chosen.id if chosen is not None else None, value)
+
+    @staticmethod
+    def _named(cards: list[MeterCard], tracker: Tracker, typed_text: bool) -> MeterCard | None:
+        """The meter the message names by its number ("лічильник 222222 показання 130,45"), or,
+        when the message carries no value, by what choose_meter reads in the text."""
+        for named in tracker.get_latest_entity_values("meter_number"):
+            wanted = normalise_meter_number(str(named)).casefold()
+            found = [card for card in cards if card.number.casefold() == wanted]
+            if len(found) == 1:
+                return found[0]
         typed = str(tracker.latest_message.get("text") or "")
-        # "гаряча вода 245,6" names the meter by its kind when that is unambiguous.
-        chosen = preselected(cards, tracker) or (
-            None if typed.startswith("/") else choose_meter(cards, typed, None)
-        )
-        if chosen is not None:
-            events.append(SlotSet("meter_id", str(chosen.id)))
-            value = None if typed.startswith("/") else single_number(typed)
-            if value is not None and any(mark in value for mark in ".,"):
-                # "хочу передати показання 123,45": the form checks this value before asking.
-                events.append(SlotSet("reading_value", value))
-        return [*events, SlotSet("meters_registered", True), SlotSet("reading_window_closed", closed)]
+        return choose_meter(cards, typed, None) if typed_text and not typed.startswith("/") else None
+
+    async def _several(
+        self,
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        cards: list[MeterCard],
+        readings: list[TypedReading],
+    ) -> Start:
+        """Save each value whose kind names one meter and needs no confirmation; the first one
+        that needs more (which meter, a confirmation, a correction) goes on in the form."""
+        message_id = tracker.latest_message.get("message_id")
+        left: Start | None = None
+        taken: set[int] = set()  # one reading per meter and message: "128,00 130,00" is no pair
+        for reading in readings:
+            of_kind = [card for card in cards if reading.kind is None or card.kind == reading.kind]
+            if reading.kind is not None and not of_kind:
+                say(dispatcher, "utter_no_meter_of_kind", kind=KIND_OF[reading.kind])
+                continue
+            meter = of_kind[0] if len(of_kind) == 1 else None
+            if meter is not None and meter.id in taken:
+                say(dispatcher, "utter_reading_send_separately", value=reading.value.strip()[:40])
+                continue
+            if meter is not None:
+                taken.add(meter.id)
+            if meter is not None and left is None:
+                context = await in_register(reading_context, identity(tracker), str(meter.id), clock.now())
+                checked = check_reading(context, reading.value) if context is not None else None
+                if checked is not None and checked.value is not None and checked.check is None:
+                    saved = await in_register(
+                        _save_reading,
+                        identity(tracker),
+                        meter.id,
+                        checked.value,
+                        f"{message_id}/{meter.id}" if message_id else None,
+                    )
+                    if saved is not None:
+                        acknowledge(dispatcher, saved)
+                        continue
+            if left is None:
+                left = Start("ask", meter.id if meter is not None else None, reading.value)
+            else:
+                say(dispatcher, "utter_reading_send_separately", value=reading.value.strip()[:40])
+        return left or Start("done")
 
 
 class ActionAskMeterId(Action):
@@ -201,6 +288,17 @@ def _save_reading(
     return Saved(saved.reading.value, saved.reading.period, replaced)
 
 
+def acknowledge(dispatcher: CollectingDispatcher, saved: Saved) -> None:
+    say(dispatcher, "utter_reading_accepted", value=number(saved.value))
+    if saved.replaced is not None:
+        say(
+            dispatcher,
+            "utter_reading_replaced",
+            period=period_title(saved.period),
+            previous_value=number(saved.replaced),
+        )
+
+
 class ActionSubmitReading(Action):
     """Save the validated reading for the subscriber's own meter and acknowledge it."""
 
@@ -211,7 +309,8 @@ class ActionSubmitReading(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        events = reset(*READING_SLOTS)
+        # reading_start goes too: a finished flow leaves nothing behind for the policies to see
+        events = reset(*READING_SLOTS, "reading_start")
         meter_id, typed = tracker.get_slot("meter_id"), tracker.get_slot("reading_value")
         if (
             not meter_id
@@ -232,14 +331,7 @@ class ActionSubmitReading(Action):
             say(dispatcher, "utter_meter_not_available")
             dispatcher.utter_message(response="utter_menu")
             return events
-        say(dispatcher, "utter_reading_accepted", value=number(saved.value))
-        if saved.replaced is not None:
-            say(
-                dispatcher,
-                "utter_reading_replaced",
-                period=period_title(saved.period),
-                previous_value=number(saved.replaced),
-            )
+        acknowledge(dispatcher, saved)
         if not in_reading_window(clock.now()):
             dispatcher.utter_message(response="utter_reading_window_reminder")
         dispatcher.utter_message(response="utter_menu")
@@ -272,6 +364,37 @@ class ActionReadingHistory(Action):
         return []
 
 
+@dataclass(frozen=True)
+class Checked:
+    """A typed reading checked against the meter: the value (None if refused), what the subscriber
+    must confirm ("rollover", "large" or None), or the refusal to say."""
+
+    value: Decimal | None
+    check: str | None = None
+    refusal: str = ""
+    values: dict[str, str] = field(default_factory=dict)
+
+
+def check_reading(context: ReadingContext, typed: str) -> Checked:
+    """The same check for a value typed when asked, given with the request, or one of several."""
+    digits = context.meter.dial_digits
+    try:
+        value = parse_reading(typed, digits)
+    except ReadingRefused as refusal:
+        limit = number(dial_limit(digits))
+        return Checked(None, None, _REFUSALS[refusal.reason], {"text": typed.strip()[:40], "limit": limit})
+    if context.previous is None:
+        return Checked(value)
+    used = consumption(context.previous, value, digits)
+    plausible = settings.current().plausible_limit(context.meter.kind)
+    if value < context.previous:
+        if used <= plausible:
+            return Checked(value, "rollover")
+        values = {"value": number(value), "previous": number(context.previous)}
+        return Checked(None, None, "utter_reading_below_previous", values)
+    return Checked(value, "large" if used > plausible else None)
+
+
 _REFUSALS = {
     "empty": "utter_reading_empty",
     "not_a_number": "utter_reading_not_a_number",
@@ -302,9 +425,14 @@ class ValidateReadingForm(RegisterBackedValidation):
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
         chosen = await validate_meter_choice("meter_id", slot_value, dispatcher, tracker)
-        if chosen["meter_id"] is not None and chosen["meter_id"] != tracker.get_slot("shown_meter_id"):
+        meter_id, shown = chosen["meter_id"], tracker.get_slot("shown_meter_id")
+        if meter_id is not None and shown is not None and meter_id != shown:
             # Another meter: whatever was typed for the previous one no longer applies.
-            chosen |= {"reading_value": None, "reading_check": None, "reading_confirmed": None}
+            return chosen | {"reading_value": None, "reading_check": None, "reading_confirmed": None}
+        kept = tracker.get_slot("reading_value")
+        if meter_id is not None and kept is not None and "reading_value" not in tracker.slots_to_validate():
+            # "ГВП 128,30" with two hot-water meters: the value waited for the choice of meter.
+            return chosen | await self._checked_value(dispatcher, tracker, str(meter_id), str(kept))
         return chosen
 
     async def validate_reading_value(
@@ -312,38 +440,28 @@ class ValidateReadingForm(RegisterBackedValidation):
     ) -> Slots:
         if slot_value is None:  # reset by an action, not typed
             return {"reading_value": None}
-        typed = str(slot_value)
-        context = await in_register(
-            reading_context, identity(tracker), str(tracker.get_slot("meter_id")), clock.now()
-        )
+        meter_id = tracker.get_slot("meter_id")
+        if meter_id is None:
+            return {"reading_value": str(slot_value)}  # checked once the meter is chosen
+        return await self._checked_value(dispatcher, tracker, str(meter_id), str(slot_value))
+
+    @staticmethod
+    async def _checked_value(
+        dispatcher: CollectingDispatcher, tracker: Tracker, meter_id: str, typed: str
+    ) -> Slots:
+        context = await in_register(reading_context, identity(tracker), meter_id, clock.now())
         if context is None:
             say(dispatcher, "utter_meter_not_available")
             return {"reading_value": None, "meter_id": None}
-        digits = context.meter.dial_digits
-        limit = dial_limit(digits)
-        try:
-            value = parse_reading(typed, digits)
-        except ReadingRefused as refusal:
-            say(dispatcher, _REFUSALS[refusal.reason], text=typed.strip()[:40], limit=number(limit))
+        checked = check_reading(context, signed_value(tracker, typed))
+        if checked.value is None:
+            say(dispatcher, checked.refusal, None, **checked.values)
             return {"reading_value": None}
-        accepted: Slots = {"reading_value": number(value), "reading_check": None, "reading_confirmed": None}
-        if context.previous is None:
-            return accepted
-        used = consumption(context.previous, value, digits)
-        plausible = settings.current().plausible_limit(context.meter.kind)
-        if value < context.previous:
-            if used <= plausible:
-                return accepted | {"reading_check": "rollover"}
-            say(
-                dispatcher,
-                "utter_reading_below_previous",
-                value=number(value),
-                previous=number(context.previous),
-            )
-            return {"reading_value": None}
-        if used > plausible:
-            return accepted | {"reading_check": "large"}
-        return accepted
+        return {
+            "reading_value": number(checked.value),
+            "reading_check": checked.check,
+            "reading_confirmed": None,
+        }
 
     async def validate_reading_confirmed(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

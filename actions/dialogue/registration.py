@@ -105,6 +105,13 @@ class ActionStartRegistration(Action):
         until = await in_register(registration_closed_until, identity(tracker), moment)
         events = [*reset(*REGISTRATION_SLOTS), SlotSet("registration_failures", 0.0)]
         if until is None:
+            # "зареєструйте лічильник, о/р 23456": what the request carries fills the form, which
+            # checks it at its start exactly like typed answers (Rasa runs its slot mappings, which
+            # need the form active, only after the form has started).
+            for slot in ("account_number", "meter_number"):
+                value = next(tracker.get_latest_entity_values(slot), None)
+                if isinstance(value, str):
+                    events.append(SlotSet(slot, value))
             return [*events, SlotSet("registration_blocked", False)]
         return [
             *events,
@@ -123,7 +130,8 @@ class ActionRegisterMeter(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        events = [*reset(*REGISTRATION_SLOTS), SlotSet("registration_failures", 0.0)]
+        # registration_blocked goes too: a finished flow leaves nothing behind for the policies
+        events = [*reset(*REGISTRATION_SLOTS, "registration_blocked"), SlotSet("registration_failures", 0.0)]
         meter_id = tracker.get_slot("registered_meter_id")
         if tracker.get_slot("registration_blocked"):
             say(
@@ -219,9 +227,12 @@ class ValidateRegistrationForm(RegisterBackedValidation):
     ) -> Slots:
         if slot_value is None:  # reset by an action, not typed
             return {"meter_number": None}
-        candidates = meter_number_candidates(str(slot_value))
         account_number = tracker.get_slot("account_number")
-        if not candidates or not account_number:
+        if not account_number:
+            # "о/р 99999, лічильник 333333": the account was refused, so its meter waits for another.
+            return {"meter_number": None}
+        candidates = meter_number_candidates(str(slot_value))
+        if not candidates:
             say(dispatcher, "utter_meter_number_invalid")
             return {"meter_number": None}
         meter_number = candidates[0]

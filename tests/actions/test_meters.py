@@ -19,6 +19,7 @@ from actions.register.period import period_title
 from actions.register.subscriber import Identity
 from tests.support.dialogue import (
     MENU,
+    REMOVAL_END,
     REMOVAL_RESET,
     YES_NO,
     Register,
@@ -307,7 +308,7 @@ async def test_remove_confirmed(demo: dict[str, str], register: Register) -> Non
 
     result = await run(ActionRemoveMeter(), answered(demo["222222"], True))
 
-    assert result.events == REMOVAL_RESET
+    assert result.events == REMOVAL_END
     assert result.messages == [uttered("utter_meter_removed")]
     assert register.enrolled("222222") == [("viber", "neighbour")]  # the neighbour keeps theirs
     assert register.enrolled("111111") == [("rest", "tester")]
@@ -322,7 +323,7 @@ async def test_remove_denied_keeps_the_meter(demo: dict[str, str], register: Reg
     denied = await run(ActionRemoveMeter(), answered(demo["222222"], False))
     unanswered = await run(ActionRemoveMeter(), answered(demo["222222"], None))
 
-    assert denied.events == unanswered.events == REMOVAL_RESET
+    assert denied.events == unanswered.events == REMOVAL_END
     assert denied.messages == unanswered.messages == [uttered("utter_meter_kept")]
     assert register.enrolled("222222") == [("rest", "tester")]
 
@@ -334,6 +335,6 @@ async def test_remove_someone_elses_meter_removes_nothing(demo: dict[str, str], 
     result = await run(ActionRemoveMeter(), answered(demo["333333"], True))
 
     # (It still answers utter_meter_removed; the form never gets here with a foreign meter.)
-    assert result.events == REMOVAL_RESET
+    assert result.events == REMOVAL_END
     assert register.enrolled("333333") == [("viber", "neighbour")]
     assert register.enrolled("222222") == [("rest", "tester")]

@@ -19,6 +19,7 @@ from actions.dialogue.readings import (
 from actions.register.period import period_title
 from actions.register.subscriber import Identity
 from tests.support.dialogue import (
+    READING_END,
     READING_RESET,
     YES_NO,
     Clock,
@@ -114,11 +115,7 @@ def accepted(value: str) -> list[dict[str, Any]]:
 async def test_start_without_meters(demo: dict[str, str]) -> None:
     result = await run(ActionStartReading(), tracker(text="/submit_reading", intent="submit_reading"))
 
-    assert result.events == [
-        *READING_RESET,
-        slot("meters_registered", False),
-        slot("reading_window_closed", None),
-    ]
+    assert result.events == [*READING_RESET, slot("reading_start", "no_meters")]
     assert result.messages == []
 
 
@@ -127,23 +124,14 @@ async def test_start_with_one_meter_chooses_it(demo: dict[str, str], register: R
 
     result = await run(ActionStartReading(), tracker(text="/submit_reading", intent="submit_reading"))
 
-    assert result.events == [
-        *READING_RESET,
-        slot("meter_id", demo["222222"]),
-        slot("meters_registered", True),
-        slot("reading_window_closed", False),
-    ]
+    assert result.events == [*READING_RESET, slot("meter_id", demo["222222"]), slot("reading_start", "ask")]
     assert result.messages == []
 
 
 async def test_start_with_several_meters_asks(mine: dict[str, str]) -> None:
     result = await run(ActionStartReading(), tracker(text="/submit_reading", intent="submit_reading"))
 
-    assert result.events == [
-        *READING_RESET,
-        slot("meters_registered", True),
-        slot("reading_window_closed", False),
-    ]
+    assert result.events == [*READING_RESET, slot("reading_start", "ask")]
 
 
 async def test_start_from_a_button_of_an_own_meter(mine: dict[str, str]) -> None:
@@ -154,12 +142,7 @@ async def test_start_from_a_button_of_an_own_meter(mine: dict[str, str]) -> None
 
     result = await run(ActionStartReading(), state)
 
-    assert result.events == [
-        *READING_RESET,
-        slot("meter_id", meter),
-        slot("meters_registered", True),
-        slot("reading_window_closed", False),
-    ]
+    assert result.events == [*READING_RESET, slot("meter_id", meter), slot("reading_start", "ask")]
 
 
 @pytest.mark.parametrize("forged", ["333333", "unknown"])
@@ -171,31 +154,27 @@ async def test_start_from_a_forged_button_chooses_nothing(mine: dict[str, str], 
 
     result = await run(ActionStartReading(), state)
 
-    assert result.events == [
-        *READING_RESET,
-        slot("meters_registered", True),
-        slot("reading_window_closed", False),
-    ]
+    assert result.events == [*READING_RESET, slot("reading_start", "ask")]
 
 
 @pytest.mark.parametrize(
-    ("policy", "moment", "closed"),
+    ("policy", "moment", "start"),
     [
-        ("refuse", OUT_OF_WINDOW, True),
-        ("refuse", IN_WINDOW, False),
-        ("remind", OUT_OF_WINDOW, False),
-        ("remind", IN_WINDOW, False),
+        ("refuse", OUT_OF_WINDOW, "window_closed"),
+        ("refuse", IN_WINDOW, "ask"),
+        ("remind", OUT_OF_WINDOW, "ask"),
+        ("remind", IN_WINDOW, "ask"),
     ],
 )
 async def test_window_policy(
-    mine: dict[str, str], configure: Configure, clock: Clock, policy: str, moment: Any, closed: bool
+    mine: dict[str, str], configure: Configure, clock: Clock, policy: str, moment: Any, start: str
 ) -> None:
     configure(reading_window_policy=policy)
     clock.moment = moment
 
     result = await run(ActionStartReading(), tracker(intent="submit_reading"))
 
-    assert result.events[-2:] == [slot("meters_registered", True), slot("reading_window_closed", closed)]
+    assert result.events == [*READING_RESET, slot("reading_start", start)]
 
 
 async def test_window_policy_without_meters(demo: dict[str, str], configure: Configure, clock: Clock) -> None:
@@ -204,7 +183,7 @@ async def test_window_policy_without_meters(demo: dict[str, str], configure: Con
 
     result = await run(ActionStartReading(), tracker(intent="submit_reading"))
 
-    assert result.events[-2:] == [slot("meters_registered", False), slot("reading_window_closed", None)]
+    assert result.events == [*READING_RESET, slot("reading_start", "no_meters")]
 
 
 # --- which meter -------------------------------------------------------------------------------
@@ -232,8 +211,8 @@ async def test_ask_meter_id_offers_the_subscribers_meters(mine: dict[str, str]) 
 
 
 def chosen(meter_id: str) -> list[dict[str, Any]]:
-    """A new meter was chosen: what was typed for another one is dropped; the value is asked next."""
-    return [slot("meter_id", meter_id), *RESETS, slot("requested_slot", "reading_value")]
+    """The first meter was chosen: the value is asked next."""
+    return [slot("meter_id", meter_id), slot("requested_slot", "reading_value")]
 
 
 async def test_choose_by_button(mine: dict[str, str]) -> None:
@@ -279,7 +258,20 @@ async def test_the_meter_already_shown_keeps_its_value(mine: dict[str, str]) -> 
 
     result = await run(ValidateReadingForm(), state)
 
-    assert result.events == [slot("meter_id", meter), slot("requested_slot", None)]
+    assert result.events == [slot("meter_id", meter), *accepted("130.00")]
+
+
+async def test_another_meter_than_the_one_shown_drops_its_value(mine: dict[str, str]) -> None:
+    state = choice_turn("1", slots={"shown_meter_id": mine["222222"], "reading_value": "130.00"})
+
+    result = await run(ValidateReadingForm(), state)
+
+    assert result.events == [
+        slot("meter_id", mine["111111"]),
+        *RESETS,
+        slot("requested_slot", "reading_value"),
+    ]
+    assert result.messages == []
 
 
 @pytest.mark.parametrize("typed", ["999", "3", "0", "333333", "газ", "гаряча вода і тепло"])
@@ -654,7 +646,7 @@ async def test_not_confirmed_drops_the_reading_and_asks_again(own: dict[str, str
 async def test_submit_saves_and_thanks(own: dict[str, str], register: Register) -> None:
     result = await run(ActionSubmitReading(), ready(own["777777"], "123.45", message_id="m-42"))
 
-    assert result.events == READING_RESET
+    assert result.events == READING_END
     assert result.messages == [message("Прийнято 123.45 до обробки. Дякуємо"), uttered("utter_menu")]
     assert register.readings("777777") == [
         ReadingRow(LAST, Decimal("100.00"), "accepted", "import", None, None),
@@ -680,7 +672,7 @@ async def test_a_second_submission_supersedes_the_first(own: dict[str, str], reg
 
     result = await run(ActionSubmitReading(), ready(own["777777"], "124.00", message_id="m-2"))
 
-    assert result.events == READING_RESET
+    assert result.events == READING_END
     assert result.messages == [
         message("Прийнято 124.00 до обробки. Дякуємо"),
         message(f"Це показання замінило передане раніше за {period_title(PERIOD)} (123.45)."),
@@ -712,7 +704,7 @@ async def test_submit_for_a_meter_not_registered_saves_nothing(
 
     result = await run(ActionSubmitReading(), ready(mine["333333"], "50.00"))
 
-    assert result.events == READING_RESET
+    assert result.events == READING_END
     assert result.messages == [said("utter_meter_not_available"), uttered("utter_menu")]
     assert register.readings("333333") == before
 
@@ -732,7 +724,7 @@ async def test_submit_an_unconfirmed_reading_saves_nothing(
 
     result = await run(ActionSubmitReading(), state)
 
-    assert result.events == READING_RESET
+    assert result.events == READING_END
     assert result.messages == [uttered("utter_menu")]
     assert len(register.readings("888888")) == 1
 
@@ -754,7 +746,7 @@ async def test_submit_without_a_meter_or_value_saves_nothing(
 
     result = await run(ActionSubmitReading(), state)
 
-    assert result.events == READING_RESET
+    assert result.events == READING_END
     assert result.messages == [uttered("utter_menu")]
     assert len(register.readings("777777")) == 1
 
@@ -776,16 +768,16 @@ async def test_a_reading_in_the_request_itself_is_taken_for_the_only_meter(
 ) -> None:
     register.subscribe("222222")
 
-    result = await run(
-        ActionStartReading(), tracker(text="хочу передати показання 130,45", intent="submit_reading")
-    )
+    typed = "хочу передати показання 130,45"
+    state = tracker(text=typed, intent="submit_reading", entity_list=[("reading_value", "130,45", 24, 30)])
+
+    result = await run(ActionStartReading(), state)
 
     assert result.events == [
         *READING_RESET,
         slot("meter_id", demo["222222"]),
         slot("reading_value", "130,45"),
-        slot("meters_registered", True),
-        slot("reading_window_closed", False),
+        slot("reading_start", "ask"),
     ]
 
 

@@ -16,6 +16,7 @@ from actions.dialogue.registration import (
 from actions.register.subscriber import Identity
 from tests.support.dialogue import (
     MENU,
+    REGISTRATION_END,
     REGISTRATION_RESET,
     Clock,
     Configure,
@@ -416,7 +417,7 @@ def registration_done(meter_id: str | None, **slots: Any) -> Tracker:
 async def test_register_a_new_meter(demo: dict[str, str], register: Register) -> None:
     result = await run(ActionRegisterMeter(), registration_done(demo["222222"]))
 
-    assert result.events == REGISTRATION_RESET
+    assert result.events == REGISTRATION_END
     assert result.messages == [
         message(
             "Знайдено: лічильник гарячої води № 222222, особовий рахунок 12345, "
@@ -445,7 +446,7 @@ async def test_register_an_already_registered_meter(demo: dict[str, str], regist
 
     result = await run(ActionRegisterMeter(), registration_done(demo["222222"]))
 
-    assert result.events == REGISTRATION_RESET
+    assert result.events == REGISTRATION_END
     assert result.messages == [
         said(
             "utter_meter_found",
@@ -466,7 +467,7 @@ async def test_registration_blocked_ending(demo: dict[str, str], register: Regis
         registration_done(None, registration_blocked=True, registration_retry_minutes="12"),
     )
 
-    assert result.events == REGISTRATION_RESET
+    assert result.events == REGISTRATION_END
     assert result.messages == [
         message(
             "Забагато невдалих спроб реєстрації. З міркувань безпеки спробуйте знову через 12 хв "
@@ -488,7 +489,7 @@ async def test_registration_blocked_wins_over_a_matched_meter(
 async def test_registration_failed_ending(demo: dict[str, str], register: Register) -> None:
     result = await run(ActionRegisterMeter(), registration_done(None, registration_failures=3.0))
 
-    assert result.events == REGISTRATION_RESET
+    assert result.events == REGISTRATION_END
     assert result.messages == [uttered("utter_registration_failed")]
     assert register.enrolled("222222") == []
 

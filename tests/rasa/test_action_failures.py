@@ -109,7 +109,7 @@ def starting_reading(domain: Domain) -> DialogueStateTracker:
         *user("Передати показання", "submit_reading"),
         ActionExecuted("action_start_reading"),
         SlotSet("meter_id", "7"),
-        SlotSet("meters_registered", True),
+        SlotSet("reading_start", "ask"),
     ]
     return DialogueStateTracker.from_events("probe", events, slots=domain.slots)
 

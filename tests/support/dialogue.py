@@ -80,6 +80,14 @@ REGISTRATION_RESET = [
 ]
 READING_RESET = reset("meter_id", "reading_value", "reading_check", "reading_confirmed", "shown_meter_id")
 REMOVAL_RESET = reset("meter_to_remove", "removal_confirmed")
+# What a finished flow resets: its own slots and the one its start set for the policies.
+REGISTRATION_END = [
+    *reset("account_number", "meter_number", "registered_meter_id", "registration_retry_minutes"),
+    slot("registration_blocked", None),
+    slot("registration_failures", 0.0),
+]
+READING_END = [*READING_RESET, slot("reading_start", None)]
+REMOVAL_END = [*REMOVAL_RESET, slot("meters_registered", None)]
 
 
 def template(response: str) -> str:
@@ -134,6 +142,7 @@ def tracker(
     text: str = "",
     intent: str | None = None,
     entities: dict[str, str] | None = None,
+    entity_list: list[tuple[str, str, int, int]] | None = None,
     message_id: str | None = "m-1",
     metadata: dict[str, Any] | None = None,
     slots: dict[str, Any] | None = None,
@@ -145,20 +154,25 @@ def tracker(
     """A tracker as the Rasa server sends it to the action server.
 
     ``slots`` were set in earlier turns; ``typed`` are slot candidates of this turn (slot events
-    after the user event), which is what a form validation action validates.
+    after the user event), which is what a form validation action validates. ``entities`` are
+    found at no particular place (a button's payload); ``entity_list`` holds (entity, value, start,
+    end) as the NLU pipeline finds them in ``text``, in order.
     """
     values = {name: spec.get("initial_value") for name, spec in _DOMAIN["slots"].items()}
     values["requested_slot"] = requested
     values |= slots or {}
     values |= typed or {}
-    entity_list = [
+    found = [
         {"entity": name, "value": value, "start": 0, "end": 0, "extractor": None}
         for name, value in (entities or {}).items()
+    ] + [
+        {"entity": name, "value": value, "start": start, "end": end, "extractor": None}
+        for name, value, start, end in (entity_list or [])
     ]
     latest = {
         "text": text,
         "intent": {"name": intent, "confidence": 1.0} if intent else {},
-        "entities": entity_list,
+        "entities": found,
         "intent_ranking": [],
         "message_id": message_id,
         "metadata": metadata or {},
