@@ -23,7 +23,7 @@ test:  ## every check: lint, data validation, test stories, NLU, pytest (Postgre
 lint: setup  ## ruff, mypy and the import contracts
 	@.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy actions && .venv/bin/mypy --python-executable .venv-rasa/bin/python --python-version 3.10 custom_components custom_channels tests/rasa/*.py && .venv/bin/lint-imports --no-cache
 
-check-data: setup  ## for designers: validate data, train if needed, test stories, NLU test set
+check-data: setup  ## for designers: validate data, train if needed, test and held-out stories, NLU test set
 	@scripts/check_data.sh
 
 flows: setup  ## redraw docs/flows.md (the conversation flows) from the rules

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Every check, in the order that fails fastest: services, lint, the Rasa server's tests, Rasa data
-# and test stories, pytest.
+# and test stories (make check-data), pytest beside the test stories with Rasa as released.
 # Extra arguments go to pytest (e.g. `scripts/test.sh -k billing`).
 set -euo pipefail
 source "$(dirname "$0")/common.sh"
@@ -61,5 +61,26 @@ say "The Rasa server's patches and components (tests/rasa, in .venv-rasa)"
 
 scripts/check_data.sh
 
+# The test stories once more with Rasa as released (patches are installed per process and cannot
+# be undone, so in a process of its own): every decision must stay the same (docs/performance.md).
+# It runs beside pytest; its verdict comes after pytest's.
+say "Test stories with Rasa as released (OTKE_RASA_PATCHES=off), in the background"
+OTKE_RASA_PATCHES=off "$RASA" test core --e2e --model "$(model_path)" --stories tests/test_stories.yml \
+  --out results/test-stories-off --fail-on-prediction-errors >results/test-stories-off.log 2>&1 &
+stories_off=$!
+trap 'kill "$stories_off" 2>/dev/null || true' EXIT
+
 say "pytest (PostgreSQL at 127.0.0.1:5432)"
-.venv/bin/pytest "$@"
+pytest_status=0
+.venv/bin/pytest "$@" || pytest_status=$?
+
+say "Test stories with Rasa as released (OTKE_RASA_PATCHES=off)"
+if ! wait "$stories_off"; then
+  grep -A 40 -E 'WrongPredictionException|predicted:' results/test-stories-off.log | head -n 60 ||
+    tail -n 40 results/test-stories-off.log
+  die "the test stories pass with our Rasa patches but fail without them (OTKE_RASA_PATCHES=off): a patch changes what the dialogue decides; the lines marked 'predicted:' show what Rasa as released did (full log: results/test-stories-off.log)"
+fi
+trap - EXIT
+correct() { grep -A1 "Evaluation Results on $1 level" results/test-stories-off.log | grep -oE '[0-9]+ / [0-9]+'; }
+echo "  Correct: $(correct CONVERSATION) stories, $(correct ACTION) actions, as with our patches"
+[[ $pytest_status -eq 0 ]] || die "pytest failed (above)"
