@@ -26,7 +26,7 @@ lint: setup  ## ruff, mypy and the import contracts
 check-data: setup  ## for designers: validate data, train if needed, test and held-out stories, NLU test set
 	@scripts/check_data.sh
 
-flows: setup  ## redraw docs/flows.md (the conversation flows) from the rules
+flows: setup  ## redraw docs/flows.md (the conversation flows) from the rules and stories
 	@.venv/bin/python scripts/flows.py > docs/flows.md && echo "docs/flows.md updated"
 
 lock:  ## re-resolve the locks from requirements/*.in (needs the package index)

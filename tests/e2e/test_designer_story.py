@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,8 +25,8 @@ from tests.support.servers import (
     wait_until_up,
 )
 
-# Training (~15-30 s on two cores) and the server's start; one test, since both are paid once.
-BUDGET_SECONDS = 90
+# Training takes about 15-30 s on two cores (its time budget in the suite); this only stops a hang.
+TRAINING_TIMEOUT_SECONDS = 600
 
 NLU = """\
 version: "3.1"
@@ -154,16 +153,15 @@ def rest_only(folder: Path) -> tuple[Path, Path]:
 
 
 @pytest.fixture
-def started(tmp_path: Path) -> Iterator[tuple[str, float]]:
-    """A Rasa server on the designer's model; yields its URL and when the test began."""
-    began = time.monotonic()
-    model = train(designer_project(tmp_path), BUDGET_SECONDS)
+def started(tmp_path: Path) -> Iterator[str]:
+    """A Rasa server on the designer's model; yields its URL."""
+    model = train(designer_project(tmp_path), TRAINING_TIMEOUT_SECONDS)
     port = free_port()
     command = rasa_command(model, *rest_only(tmp_path), "--enable-api", "--port", str(port))
     process, log = start_process("designer-story-rasa-server", command, server_env(CLOSED_PORT_URL))
     try:
         wait_until_up(f"http://127.0.0.1:{port}/webhooks/rest/", process, log)
-        yield f"http://127.0.0.1:{port}", began
+        yield f"http://127.0.0.1:{port}"
     finally:
         stop_process(process)
 
@@ -184,7 +182,7 @@ def understood(url: str, text: str) -> tuple[str, list[str]]:
 
 @pytest.mark.e2e
 def test_a_new_story_is_followed_and_only_in_its_context(started: tuple[str, float]) -> None:
-    url, began = started
+    url = started
     season, schedule = RESPONSES["utter_heating_season"], RESPONSES["utter_heating_schedule"]
     # NLU first, so a failure below is the dialogue's, not the classifier's
     season_intent, season_entities = understood(url, SEASON_QUESTION)
@@ -201,6 +199,3 @@ def test_a_new_story_is_followed_and_only_in_its_context(started: tuple[str, flo
 
     # the same second turn, without the first: the story's context is missing
     assert schedule not in said(url, "designer-control", SCHEDULE_QUESTION)
-
-    elapsed = time.monotonic() - began
-    assert elapsed < BUDGET_SECONDS, f"training, start and four turns took {elapsed:.0f} s"
