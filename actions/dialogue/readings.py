@@ -424,6 +424,14 @@ class ValidateReadingForm(RegisterBackedValidation):
     async def validate_meter_id(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
+        typed = typed_readings(tracker)
+        if (
+            typed
+            and slot_value is not None
+            and entity_meter_id(tracker) is None
+            and tracker.get_slot("requested_slot") == "meter_id"
+        ):
+            return await self._value_before_meter(dispatcher, tracker, typed[0])
         chosen = await validate_meter_choice("meter_id", slot_value, dispatcher, tracker)
         meter_id, shown = chosen["meter_id"], tracker.get_slot("shown_meter_id")
         if meter_id is not None and shown is not None and meter_id != shown:
@@ -434,6 +442,21 @@ class ValidateReadingForm(RegisterBackedValidation):
             # "ГВП 128,30" with two hot-water meters: the value waited for the choice of meter.
             return chosen | await self._checked_value(dispatcher, tracker, str(meter_id), str(kept))
         return chosen
+
+    async def _value_before_meter(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, reading: TypedReading
+    ) -> Slots:
+        """Asked which meter, the subscriber typed the reading ("128,30", "ГВП 128,30"): the kind
+        may name the meter; otherwise the value waits for the choice."""
+        cards = await in_register(meter_cards, identity(tracker))
+        of_kind = [card for card in cards if reading.kind is not None and card.kind == reading.kind]
+        if len(of_kind) == 1:
+            meter_id = str(of_kind[0].id)
+            return {"meter_id": meter_id} | await self._checked_value(
+                dispatcher, tracker, meter_id, reading.value
+            )
+        say(dispatcher, "utter_reading_kept_choose_meter", value=reading.value.strip()[:40])
+        return {"meter_id": None, "reading_value": reading.value}
 
     async def validate_reading_value(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -492,3 +492,46 @@ async def test_two_readings_of_the_one_meter_drop_neither_silently(
     result = await run(ActionStartReading(), request("128,00 130,00", value("128,00"), value("130,00")))
     assert result.messages == [accepted("128.00"), said("utter_reading_send_separately", value="130,00")]
     assert [r.value for r in register.readings("222222") if r.period == PERIOD] == [Decimal("128.00")]
+
+
+async def test_asked_which_meter_a_typed_value_is_kept_until_one_is_chosen(two_hot: dict[str, str]) -> None:
+    turn = tracker(
+        text="128,30",
+        intent="inform_number",
+        entity_list=spans("128,30", (value("128,30"),)),
+        typed={"meter_id": "128,30"},
+        form="reading_form",
+        requested="meter_id",
+    )
+
+    result = await run(ValidateReadingForm(), turn)
+
+    assert result.events == [
+        slot("meter_id", None),
+        slot("reading_value", "128,30"),
+        slot("requested_slot", "meter_id"),
+    ]
+    assert result.messages == [said("utter_reading_kept_choose_meter", value="128,30")]
+
+
+async def test_asked_which_meter_a_kind_with_a_value_names_it(mine: dict[str, str]) -> None:
+    text = "тепло 480,00"
+    turn = tracker(
+        text=text,
+        intent="submit_reading",
+        entity_list=spans(text, (heat("тепло"), value("480,00"))),
+        typed={"meter_id": text},
+        form="reading_form",
+        requested="meter_id",
+    )
+
+    result = await run(ValidateReadingForm(), turn)
+
+    assert result.events == [
+        slot("meter_id", mine["111111"]),
+        slot("reading_value", "480.00"),
+        slot("reading_check", None),
+        slot("reading_confirmed", None),
+        slot("requested_slot", None),
+    ]
+    assert result.messages == []
