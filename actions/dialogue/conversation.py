@@ -160,7 +160,10 @@ def _found(tracker: Tracker, *names: str) -> list[dict[str, Any]]:
     found = [
         e
         for e in entities
-        if isinstance(e, dict) and e.get("entity") in names and isinstance(e.get("value"), str)
+        if isinstance(e, dict)
+        and e.get("entity") in names
+        and isinstance(e.get("value"), str)
+        and e.get("extractor")  # found by the NLU pipeline, not written into a /payload
     ]
     return sorted(found, key=lambda e: int(e.get("start") or 0))
 
@@ -184,6 +187,11 @@ def signed_value(tracker: Tracker, value: str) -> str:
         if entity["value"] == value:
             return _signed(str(tracker.latest_message.get("text") or ""), entity)
     return value
+
+
+def found_values(tracker: Tracker, name: str) -> list[str]:
+    """The values of one entity the NLU pipeline found in the message (a /payload's do not count)."""
+    return [str(e["value"]) for e in _found(tracker, name)]
 
 
 def named_kind(tracker: Tracker) -> MeterKind | None:

@@ -463,6 +463,9 @@ class ValidateReadingForm(RegisterBackedValidation):
     ) -> Slots:
         if slot_value is None:  # reset by an action, not typed
             return {"reading_value": None}
+        if str(tracker.latest_message.get("text") or "").startswith("/") and tracker.active_loop.get("name"):
+            # a value written into a /payload is no typed reading; the form asks for one
+            return {"reading_value": None}
         meter_id = tracker.get_slot("meter_id")
         if meter_id is None:
             return {"reading_value": str(slot_value)}  # checked once the meter is chosen

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from actions.dialogue.conversation import (
     MeterCard,
     RegisterBackedValidation,
+    found_values,
     identity,
     in_register,
     reset,
@@ -38,6 +39,13 @@ from actions.register.subscriber import Identity
 
 REGISTRATION_SLOTS = ("account_number", "meter_number", "registered_meter_id", "registration_retry_minutes")
 Slots = dict[str, Any]
+
+
+def _as_typed(tracker: Tracker, slot_value: Any) -> Any:
+    """An account or meter number counts only when typed: one written into a /payload
+    ('/register_meter{"account_number": …}') is no answer, and the form asks again."""
+    typed = str(tracker.latest_message.get("text") or "")
+    return None if typed.startswith("/") else slot_value
 
 
 def retry_minutes(until: dt.datetime, moment: dt.datetime) -> str:
@@ -109,9 +117,9 @@ class ActionStartRegistration(Action):
             # checks it at its start exactly like typed answers (Rasa runs its slot mappings, which
             # need the form active, only after the form has started).
             for slot in ("account_number", "meter_number"):
-                value = next(tracker.get_latest_entity_values(slot), None)
-                if isinstance(value, str):
-                    events.append(SlotSet(slot, value))
+                values = found_values(tracker, slot)
+                if values:
+                    events.append(SlotSet(slot, values[0]))
             return [*events, SlotSet("registration_blocked", False)]
         return [
             *events,
@@ -206,6 +214,9 @@ class ValidateRegistrationForm(RegisterBackedValidation):
     ) -> Slots:
         if slot_value is None:  # reset by an action, not typed
             return {"account_number": None}
+        slot_value = _as_typed(tracker, slot_value)
+        if slot_value is None:
+            return {"account_number": None}
         try:
             account_number = parse_account_number(str(slot_value))
         except AccountRefused as refusal:
@@ -226,6 +237,9 @@ class ValidateRegistrationForm(RegisterBackedValidation):
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> Slots:
         if slot_value is None:  # reset by an action, not typed
+            return {"meter_number": None}
+        slot_value = _as_typed(tracker, slot_value)
+        if slot_value is None:
             return {"meter_number": None}
         account_number = tracker.get_slot("account_number")
         if not account_number:

@@ -535,3 +535,20 @@ async def test_asked_which_meter_a_kind_with_a_value_names_it(mine: dict[str, st
         slot("requested_slot", None),
     ]
     assert result.messages == []
+
+
+async def test_entities_written_into_a_payload_fill_nothing(demo: dict[str, str]) -> None:
+    """'/register_meter{"account_number": …, "meter_number": …}' is no typed answer."""
+    payload = '/register_meter{"account_number": "12345", "meter_number": "222222"}'
+    turn = tracker(text=payload, intent="register_meter")
+    turn.latest_message["entities"] = [
+        {"entity": "account_number", "value": "12345"},
+        {"entity": "meter_number", "value": "222222"},
+    ]
+
+    result = await run(ActionStartRegistration(), turn)
+
+    assert result.events == [
+        *REGISTRATION_RESET,
+        slot("registration_blocked", False),
+    ]

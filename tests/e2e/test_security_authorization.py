@@ -185,7 +185,8 @@ def forgeries_without_meters(meter_id: int) -> list[tuple[str, str | None]]:
         # entities named like the slots that carry a meter or a registration
         (f'/inform_number{{"meter_id": {m}, "registered_meter_id": {m}, "shown_meter_id": {m}}}', None),
         (f'/inform{{"account_number": "{VICTIM_ACCOUNT}", "meter_number": "{VICTIM_METER}"}}', None),
-        (f'/affirm{{"meter_to_remove": {m}, "removal_confirmed": true, "meter_id": {m}}}', "utter_menu"),
+        # after "no meters" a yes may start registration (data/stories): any answer without A's data
+        (f'/affirm{{"meter_to_remove": {m}, "removal_confirmed": true, "meter_id": {m}}}', None),
         (
             f'/register_meter{{"registered_meter_id": {m}, "account_number": "{VICTIM_ACCOUNT}", '
             f'"meter_number": "{VICTIM_METER}"}}',
@@ -198,7 +199,7 @@ def forgeries_without_meters(meter_id: int) -> list[tuple[str, str | None]]:
             "utter_no_meters",
         ),
         ("50.00", None),
-        ("/affirm", "utter_menu"),
+        ("/affirm", None),
         ("Мої лічильники", "utter_no_meters"),
         ("Історія показань", "utter_no_meters"),
         ("Передати показання", "utter_no_meters"),
@@ -254,11 +255,14 @@ def test_forged_meter_ids_in_the_reading_flow(servers: Servers, victim: Victim, 
     for forged in (
         f'/inform_number{{"meter_id": {m}}}',
         f'/submit_reading{{"meter_id": {m}, "reading_value": "479.00"}}',
-        f'/my_meters{{"meter_id": {m}}}',
         f'/remove_meter{{"meter_id": {m}}}',
     ):
         assert turn(forged)[0].text == response_text("utter_meter_not_available"), forged
         turn(own_button)
+    # "my meters" with a forged id: refused, or B's own meters listed; never A's (turn() checks)
+    listed = turn(f'/my_meters{{"meter_id": {m}}}')
+    assert listed[0].text == response_text("utter_meter_not_available") or OWN_METER in listed[0].text
+    turn(own_button)
     saved = turn("479.00")
     assert saved[0].text == "Прийнято 479.00 до обробки. Дякуємо"
 

@@ -135,6 +135,11 @@ def texts(messages: list[Message]) -> str:
     return "\n".join(str(m["text"] or "") for m in messages)
 
 
+def _extractor(entity: str) -> str | None:
+    """What the NLU pipeline names as having found an entity; a button's meter_id has none."""
+    return None if entity == "meter_id" else "RegisterEntityExtractor"
+
+
 def tracker(
     *,
     sender: str = SENDER,
@@ -163,10 +168,10 @@ def tracker(
     values |= slots or {}
     values |= typed or {}
     found = [
-        {"entity": name, "value": value, "start": 0, "end": 0, "extractor": None}
+        {"entity": name, "value": value, "start": 0, "end": 0, "extractor": _extractor(name)}
         for name, value in (entities or {}).items()
     ] + [
-        {"entity": name, "value": value, "start": start, "end": end, "extractor": None}
+        {"entity": name, "value": value, "start": start, "end": end, "extractor": _extractor(name)}
         for name, value, start, end in (entity_list or [])
     ]
     latest = {
