@@ -189,6 +189,11 @@ def signed_value(tracker: Tracker, value: str) -> str:
     return value
 
 
+def is_payload(tracker: Tracker) -> bool:
+    """The message is a /payload (a button, or typed like one): its entities are no typed answer."""
+    return str(tracker.latest_message.get("text") or "").startswith("/")
+
+
 def found_values(tracker: Tracker, name: str) -> list[str]:
     """The values of one entity the NLU pipeline found in the message (a /payload's do not count)."""
     return [str(e["value"]) for e in _found(tracker, name)]

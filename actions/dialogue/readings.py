@@ -22,6 +22,7 @@ from actions.dialogue.conversation import (
     entity_meter_id,
     identity,
     in_register,
+    is_payload,
     meter_cards,
     named_kind,
     number,
@@ -463,7 +464,7 @@ class ValidateReadingForm(RegisterBackedValidation):
     ) -> Slots:
         if slot_value is None:  # reset by an action, not typed
             return {"reading_value": None}
-        if str(tracker.latest_message.get("text") or "").startswith("/") and tracker.active_loop.get("name"):
+        if is_payload(tracker) and tracker.active_loop.get("name"):
             # a value written into a /payload is no typed reading; the form asks for one
             return {"reading_value": None}
         meter_id = tracker.get_slot("meter_id")

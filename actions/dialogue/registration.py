@@ -20,6 +20,7 @@ from actions.dialogue.conversation import (
     found_values,
     identity,
     in_register,
+    is_payload,
     reset,
     say,
     subscriber_of,
@@ -39,13 +40,6 @@ from actions.register.subscriber import Identity
 
 REGISTRATION_SLOTS = ("account_number", "meter_number", "registered_meter_id", "registration_retry_minutes")
 Slots = dict[str, Any]
-
-
-def _as_typed(tracker: Tracker, slot_value: Any) -> Any:
-    """An account or meter number counts only when typed: one written into a /payload
-    ('/register_meter{"account_number": …}') is no answer, and the form asks again."""
-    typed = str(tracker.latest_message.get("text") or "")
-    return None if typed.startswith("/") else slot_value
 
 
 def retry_minutes(until: dt.datetime, moment: dt.datetime) -> str:
@@ -214,8 +208,7 @@ class ValidateRegistrationForm(RegisterBackedValidation):
     ) -> Slots:
         if slot_value is None:  # reset by an action, not typed
             return {"account_number": None}
-        slot_value = _as_typed(tracker, slot_value)
-        if slot_value is None:
+        if is_payload(tracker):  # an account number counts only when typed
             return {"account_number": None}
         try:
             account_number = parse_account_number(str(slot_value))
@@ -238,8 +231,7 @@ class ValidateRegistrationForm(RegisterBackedValidation):
     ) -> Slots:
         if slot_value is None:  # reset by an action, not typed
             return {"meter_number": None}
-        slot_value = _as_typed(tracker, slot_value)
-        if slot_value is None:
+        if is_payload(tracker):  # a meter number counts only when typed
             return {"meter_number": None}
         account_number = tracker.get_slot("account_number")
         if not account_number:
