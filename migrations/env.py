@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection
 
+from actions.console import models as console_models  # noqa: F401  (the console's tables)
 from actions.register.db import database_url, make_engine
 from actions.register.models import Base
 

@@ -7,6 +7,7 @@ source "$(dirname "$0")/common.sh"
 RASA_PORT="${RASA_PORT:-5005}"
 ACTION_PORT="${ACTION_PORT:-5055}"
 WEBCHAT_PORT="${WEBCHAT_PORT:-8080}"
+CONSOLE_PORT="${CONSOLE_PORT:-8090}"
 export WEBCHAT_ORIGINS="${WEBCHAT_ORIGINS:-http://localhost:$WEBCHAT_PORT,http://127.0.0.1:$WEBCHAT_PORT}"
 mkdir -p var
 
@@ -24,10 +25,26 @@ else
   viber_note="connected; point the public account here with: .venv/bin/otke viber set-webhook https://<host>/webhooks/viber/webhook"
 fi
 
-endpoints="endpoints.yml"
-if [[ "$ACTION_PORT" != 5055 ]]; then
-  endpoints="var/endpoints.yml"
-  sed "s#localhost:5055#localhost:$ACTION_PORT#" endpoints.yml >"$endpoints"
+# endpoints.yml, with the action server's port and the conversations kept in a SQLite file under
+# var/ (they survive a restart, and the console reads them there)
+endpoints="var/endpoints.yml"
+{
+  sed "s#localhost:5055#localhost:$ACTION_PORT#" endpoints.yml
+  printf '\ntracker_store:\n  type: SQL\n  dialect: sqlite\n  db: var/conversations.sqlite3\n'
+} >"$endpoints"
+export TRACKER_DB_URL="sqlite:///$PWD/var/conversations.sqlite3"
+
+# the console's demo staff, one per role, with passwords made on first run and kept in var/
+users_file=var/console-users.txt
+if [[ ! -s "$users_file" ]]; then
+  umask 077
+  : >"$users_file"
+  for role in operator designer admin; do
+    password="$("$PY" -c 'import secrets; print(secrets.token_urlsafe(12))')"
+    .venv/bin/otke console add-user "$role" --role "$role" --password-stdin <<<"$password" >/dev/null 2>&1 || true
+    printf '%s %s\n' "$role" "$password" >>"$users_file"
+  done
+  umask 022
 fi
 
 pids=()
@@ -67,21 +84,28 @@ wait_for() {  # url name pid
     sleep 1
   done
 }
+say "Starting the console on port $CONSOLE_PORT (log: var/console.log)"
+.venv/bin/otke console serve --port "$CONSOLE_PORT" --workers 1 >var/console.log 2>&1 &
+pids+=($!)
+
 wait_for "http://localhost:$ACTION_PORT/health" "action server" "${pids[0]}"
 wait_for "http://localhost:$RASA_PORT/webhooks/rest/" "Rasa server" "${pids[1]}"
+wait_for "http://localhost:$CONSOLE_PORT/healthz" "console" "${pids[-1]}"
 
 cat <<INFO
 
-  OTKE assistant is running (Ctrl-C stops both servers).
+  OTKE assistant is running (Ctrl-C stops every server).
 
   Rasa server          http://localhost:$RASA_PORT/
   REST channel         http://localhost:$RASA_PORT/webhooks/rest/webhook
   Viber webhook        http://localhost:$RASA_PORT/webhooks/viber/webhook
                        $viber_note
   Web chat page        $webchat_note
+  Staff console        http://localhost:$CONSOLE_PORT/  (users and passwords: $users_file)
   Action server        http://localhost:$ACTION_PORT/health
   Database             $(.venv/bin/python -c 'from actions.register.db import redacted_url; print(redacted_url())')
-  Logs                 var/rasa-server.log, var/action-server.log
+  Conversations        var/conversations.sqlite3 (Rasa's SQL tracker store)
+  Logs                 var/rasa-server.log, var/action-server.log, var/console.log
 
   Try it:
     curl -s localhost:$RASA_PORT/webhooks/rest/webhook -H 'Content-Type: application/json' \\

@@ -541,22 +541,22 @@ def export_readings(session: Session, period: str, out: TextIO) -> int:
     for account, meter, kind, digits, value, before, submitted_at, channel in rows:
         writer.writerow(
             (
-                _cell(account),
-                _cell(meter),
-                _cell(kind.value),
+                spreadsheet_cell(account),
+                spreadsheet_cell(meter),
+                spreadsheet_cell(kind.value),
                 period,
                 format_value(value),
                 "" if before is None else format_value(before),
                 "" if before is None else format_value(consumption(before, value, digits)),
                 submitted_at.astimezone(KYIV).isoformat(timespec="seconds"),
-                _cell(channel),
+                spreadsheet_cell(channel),
             )
         )
         count += 1
     return count
 
 
-def _cell(text: str) -> str:
+def spreadsheet_cell(text: str) -> str:
     """A text cell that a spreadsheet shows as text, never runs as a formula.
 
     The importer refuses such values, but the register may hold older or hand-made ones. Numbers

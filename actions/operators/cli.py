@@ -38,8 +38,12 @@ EXIT_VIBER = 4
 SHOWN_ERRORS = 50
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+Commands = argparse._SubParsersAction[argparse.ArgumentParser]
+
+
+def main(argv: Sequence[str] | None = None, more: Callable[[Commands], None] | None = None) -> int:
+    """Run one `otke` command; ``more`` adds the commands of doors above this layer (the console)."""
+    args = _parser(more).parse_args(argv)
     try:
         return int(args.run(args))
     except OperationalError as error:
@@ -57,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(more: Callable[[Commands], None] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="otke",
         description="Операторські команди АТ «ОТКЕ»: імпорт рахунків і лічильників, "
@@ -112,10 +116,12 @@ def _parser() -> argparse.ArgumentParser:
     down = db_commands.add_parser("downgrade", help="відкотити схему до ревізії (base: усе)")
     down.add_argument("revision")
     down.set_defaults(run=_db_downgrade)
+    if more is not None:
+        more(commands)
     return parser
 
 
-def _add_viber_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def _add_viber_commands(commands: Commands) -> None:
     viber = commands.add_parser(
         "viber",
         help="паблік-акаунт Viber: вебхук, інформація, нагадування",

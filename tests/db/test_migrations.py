@@ -11,13 +11,24 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, inspect, text
 
+from actions.console import models as console_models  # noqa: F401  (their tables join Base)
 from actions.register import db, schema
 from actions.register.models import Base
 from tests.support.database import fresh_schema
 
 # What the first revision builds; later revisions add to it.
 REGISTER_TABLES = {"accounts", "meters", "subscribers", "subscriber_meters", "readings", "alembic_version"}
-TABLES = REGISTER_TABLES | {"registration_failures", "reminders"}
+CONSOLE_TABLES = {
+    "staff_users",
+    "staff_sessions",
+    "staff_login_attempts",
+    "staff_audit_log",
+    "console_conversations",
+    "console_refusals",
+    "console_inbox",
+    "console_index_state",
+}
+TABLES = REGISTER_TABLES | {"registration_failures", "reminders"} | CONSOLE_TABLES
 SCRIPTS = ScriptDirectory.from_config(schema.alembic_config())
 HEAD = SCRIPTS.get_current_head()
 # Oldest first.
