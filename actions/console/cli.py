@@ -24,7 +24,7 @@ from actions.console.models import Conversation, Role
 from actions.operators import cli as operators_cli
 from actions.register import clock, db
 
-RETENTION_DAYS = 365
+RETENTION_DAYS = 180
 EXIT_REFUSED = 2
 
 
@@ -47,6 +47,14 @@ def _commands(commands: operators_cli.Commands) -> None:
         "--password-stdin", action="store_true", help="прочитати пароль зі стандартного вводу (для скриптів)"
     )
     add.set_defaults(run=_add_user)
+    password = actions.add_parser(
+        "set-password", help="змінити пароль користувача консолі (усі його сесії завершуються)"
+    )
+    password.add_argument("name", metavar="NAME")
+    password.add_argument(
+        "--password-stdin", action="store_true", help="прочитати пароль зі стандартного вводу"
+    )
+    password.set_defaults(run=_set_password)
     actions.add_parser("index", help="проіндексувати нові події розмов").set_defaults(run=_index)
 
     conversations = commands.add_parser("conversations", help="розмови у сховищі трекерів Rasa")
@@ -72,7 +80,6 @@ def _serve(args: argparse.Namespace) -> int:
             self.cfg.set("workers", max(1, args.workers))
             self.cfg.set("threads", 4)
             self.cfg.set("accesslog", "-")
-            self.cfg.set("forwarded_allow_ips", os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"))
 
         def load(self) -> Any:
             return create_app()
@@ -81,21 +88,41 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_user(args: argparse.Namespace) -> int:
+def _password(args: argparse.Namespace) -> str | None:
     if args.password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = getpass.getpass("Пароль: ")
-        if getpass.getpass("Ще раз: ") != password:
-            print("otke: паролі не збігаються, нічого не записано", file=sys.stderr)
-            return EXIT_REFUSED
+        return sys.stdin.readline().rstrip("\n")
+    password = getpass.getpass("Пароль: ")
+    if getpass.getpass("Ще раз: ") != password:
+        print("otke: паролі не збігаються, нічого не записано", file=sys.stderr)
+        return None
+    return password
+
+
+def _add_user(args: argparse.Namespace) -> int:
+    password = _password(args)
     try:
+        if password is None:
+            return EXIT_REFUSED
         with db.transaction() as session:
             staff.add_user(session, args.name, password, Role(args.role))
     except staff.StaffError as error:
         print(f"otke: {error}; нічого не записано", file=sys.stderr)
         return EXIT_REFUSED
     print(f"Додано користувача {args.name} ({args.role})")
+    return 0
+
+
+def _set_password(args: argparse.Namespace) -> int:
+    password = _password(args)
+    try:
+        if password is None:
+            return EXIT_REFUSED
+        with db.transaction() as session:
+            staff.set_password(session, args.name, password)
+    except staff.StaffError as error:
+        print(f"otke: {error}; нічого не записано", file=sys.stderr)
+        return EXIT_REFUSED
+    print(f"Пароль користувача {args.name} змінено; його сесії завершено")
     return 0
 
 

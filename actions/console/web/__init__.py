@@ -14,6 +14,7 @@ from typing import Any, NoReturn, TypeVar
 
 from flask import Flask, Response, abort, g, redirect, render_template, request, session, url_for
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from actions.console import index, masking, staff
 from actions.console.models import Role, StaffUser
@@ -44,22 +45,43 @@ def secret_key() -> str:
     return SECRET_FILE.read_text().strip()
 
 
-def create_app(*, project_dir: Path | None = PROJECT_DIR, index_interval: float | None = 10.0) -> Flask:
-    """The console. ``project_dir``: the project's files (domain.yml, data/nlu) when the console runs
-    beside them; ``index_interval``: seconds between background index runs (None: none)."""
+def project_dir_setting() -> Path:
+    """CONSOLE_PROJECT_DIR, or this checkout: where domain.yml and data/nlu are."""
+    raw = os.environ.get("CONSOLE_PROJECT_DIR", "").strip()
+    path = Path(raw) if raw else PROJECT_DIR
+    if not (path / "domain.yml").is_file():
+        raise RuntimeError(f"CONSOLE_PROJECT_DIR: no domain.yml in {path}")
+    return path
+
+
+def create_app(*, project_dir: Path | None = None, index_interval: float | None = 10.0) -> Flask:
+    """The console. ``project_dir``: the project's files (domain.yml, data/nlu; default
+    CONSOLE_PROJECT_DIR or this checkout); ``index_interval``: seconds between background index
+    runs (None: none)."""
+    project_dir = project_dir or project_dir_setting()
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=secret_key(),
         SESSION_COOKIE_NAME="otke_console",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=os.environ.get("CONSOLE_SECURE_COOKIES", "") == "1",
+        # HTTPS-only cookies in production (behind nginx with TLS); plain HTTP on localhost otherwise
+        SESSION_COOKIE_SECURE=os.environ.get(
+            "CONSOLE_SECURE_COOKIES", "1" if os.environ.get("OTKE_PROFILE") == "production" else "0"
+        )
+        == "1",
         PERMANENT_SESSION_LIFETIME=staff.MAX_AGE,
         MAX_CONTENT_LENGTH=64 * 1024,
         WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
         PROJECT_DIR=project_dir,
     )
     CSRFProtect(app)
+    proxies = os.environ.get("CONSOLE_PROXIES", "0")
+    if not proxies.isdigit() or int(proxies) > 5:
+        raise RuntimeError("CONSOLE_PROXIES must be the number of proxies in front of the console (0-5)")
+    if int(proxies):
+        # the client's address (sign-in limits) and scheme from nginx's X-Forwarded-* headers
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=int(proxies), x_proto=int(proxies))  # type: ignore[method-assign]
     from actions.console.web import audit, conversations, inbox, period, signin
 
     for blueprint in (
