@@ -25,6 +25,8 @@ from actions.console.tracker import Event
 from actions.register import db
 
 SESSION_START = "action_session_start"
+# Rasa sets it from the channel's metadata just before running action_session_start
+SESSION_METADATA_SLOT = "session_started_metadata"
 # config.yml's FallbackClassifier: below it Rasa answers with the fallback
 FALLBACK_THRESHOLD = 0.4
 # the top two intents this close: the model could not tell them apart (inbox "margin")
@@ -76,15 +78,22 @@ def starts_session(event: Event) -> bool:
 
 
 def sessions(events: Sequence[Event]) -> Iterator[list[Event]]:
-    """A sender's events split into conversations at each session start."""
+    """A sender's events split into conversations at each session start (with the metadata slot
+    set just before it, which opens the session too)."""
     current: list[Event] = []
     for event in events:
-        if starts_session(event) and current:
-            yield current
-            current = []
+        if starts_session(event):
+            opening = [current.pop()] if current and _is_session_metadata(current[-1]) else []
+            if current:
+                yield current
+            current = opening
         current.append(event)
     if current:
         yield current
+
+
+def _is_session_metadata(event: Event) -> bool:
+    return event.kind == "slot" and event.data.get("name") == SESSION_METADATA_SLOT
 
 
 _DIGITS = re.compile(r"[0-9]+")
@@ -219,8 +228,9 @@ def _index(session: Session, new: Sequence[Event]) -> None:
     latest = _latest_conversations(session, list(by_sender))
     for sender, events in by_sender.items():
         previous = latest.get(sender)
-        if previous is not None and not starts_session(events[0]):
-            # the conversation goes on: summarise it again from its first event
+        if previous is not None:
+            # it goes on, or a new session starts (whose metadata slot the last run may have
+            # counted as the previous one's end): read it again from its first event
             events = tracker.sender_events(sender, previous.first_event_id, events[-1].id)
         for chunk in sessions(events):
             existing = previous if previous and previous.first_event_id == chunk[0].id else None

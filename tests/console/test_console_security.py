@@ -288,3 +288,82 @@ def test_add_user_refuses_weak_or_hostile_input(tracker_store: TrackerStore) -> 
             select(staff.StaffUser.password_hash).where(staff.StaffUser.name == "ok.name")
         )
     assert hashed is not None and hashed.startswith("$argon2id$") and PASSWORD not in hashed
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["' OR '1'='1", "admin'--", "<img src=x onerror=alert(1)>", "a" * 10_000, "адмін"],
+)
+def test_hostile_sign_in_names_are_refused_like_any_wrong_name(app: Flask, name: str) -> None:
+    client = app.test_client()
+    answer = client.post("/login", data={"name": name, "password": PASSWORD, "csrf_token": csrf(client)})
+    assert answer.status_code == 401
+    page = answer.get_data(as_text=True)
+    assert "Невірне ім&#39;я користувача або пароль" in page
+    assert "<img src=x" not in page
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(StaffSession)) == 0
+
+
+def test_a_huge_form_is_refused_before_it_is_read(app: Flask) -> None:
+    client = app.test_client()
+    answer = client.post("/login", data={"name": "x" * 100_000, "password": "y", "csrf_token": csrf(client)})
+    assert answer.status_code == 413
+    assert "Завеликий запит" in answer.get_data(as_text=True)
+
+
+def test_a_hostile_reveal_reason_is_kept_as_text(admin: FlaskClient, anna: TrackerStore) -> None:
+    admin.get("/conversations/")
+    reason = "<script>alert('x')</script> '; DROP TABLE staff_users; --"
+    token = csrf(admin, "/conversations/1")
+    assert (
+        admin.post("/conversations/1/reveal", data={"reason": reason, "csrf_token": token}).status_code == 302
+    )
+    page = admin.get("/audit/").get_data(as_text=True)
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).select_from(staff.StaffUser)) == 3
+    too_long = admin.post("/conversations/1/reveal", data={"reason": "x" * 501, "csrf_token": token})
+    assert too_long.status_code == 400
+
+
+def test_revealing_is_for_one_conversation_and_not_for_long(admin: FlaskClient, anna: TrackerStore) -> None:
+    anna.write("viber:BOB-ID==", [*session_start(), user("мій рахунок 23456", "register_meter")])
+    admin.get("/conversations/")
+    admin.post(
+        "/conversations/1/reveal",
+        data={"reason": "звернення абонента", "csrf_token": csrf(admin, "/conversations/1")},
+    )
+    assert "23456" not in admin.get("/conversations/2").get_data(as_text=True)
+    assert "12345" in admin.get("/conversations/1").get_data(as_text=True)
+    from actions.console.web import conversations
+
+    with clock.use(clock.fixed(clock.now() + dt.timedelta(minutes=conversations.REVEAL_MINUTES, seconds=1))):
+        assert "12345" not in admin.get("/conversations/1").get_data(as_text=True)
+
+
+def test_a_nul_anywhere_is_refused_and_changes_nothing(designer: FlaskClient, anna: TrackerStore) -> None:
+    designer.get("/inbox/")
+    token = csrf(designer, "/inbox/")
+    stranger = designer.application.test_client()
+    for answer in [
+        stranger.post(
+            "/login", data={"name": "admin\x00", "password": PASSWORD, "csrf_token": csrf(stranger)}
+        ),
+        designer.get("/conversations/", query_string={"channel": "vi\x00ber"}),
+        designer.post("/inbox/dismiss", data={"normalised": "а коли\x00", "csrf_token": token}),
+        designer.post(
+            "/inbox/label",
+            data={
+                "normalised": "а коли дадуть гарячу воду",
+                "intent": "contacts",
+                "text": "x\x00",
+                "csrf_token": token,
+            },
+        ),
+    ]:
+        assert answer.status_code == 400
+        assert "NUL" in answer.get_data(as_text=True)
+    with db.transaction() as session:
+        assert session.scalar(select(func.count()).where(InboxMessage.status != "open")) == 0

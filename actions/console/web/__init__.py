@@ -92,6 +92,7 @@ def create_app(*, project_dir: Path | None = None, index_interval: float | None 
         audit.blueprint,
     ):
         app.register_blueprint(blueprint)
+    app.before_request(_refuse_nul)
     app.before_request(_load_user)
     app.after_request(_security_headers)
     app.register_error_handler(CSRFError, _csrf_refused)
@@ -104,6 +105,13 @@ def create_app(*, project_dir: Path | None = None, index_interval: float | None 
     if index_interval:
         _start_indexer(index_interval)
     return app
+
+
+def _refuse_nul() -> None:
+    """A NUL in any parameter: PostgreSQL cannot even compare such text, so refuse it up front."""
+    values = [*request.args.values(), *request.form.values()]
+    if any("\x00" in value for value in values):
+        refuse("Запит містить недопустимий символ (NUL).")
 
 
 def _load_user() -> None:

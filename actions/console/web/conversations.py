@@ -27,7 +27,7 @@ from actions.console.dashboard import REFUSAL_REASONS
 from actions.console.models import Conversation, Role
 from actions.console.staff import audit
 from actions.console.web import queries, refuse, require
-from actions.register import db
+from actions.register import clock, db
 from actions.register.period import KYIV
 
 blueprint = Blueprint("conversations", __name__, url_prefix="/conversations")
@@ -109,7 +109,7 @@ def _events(row: Conversation) -> list[tracker.Event]:
 
 def _revealed(conversation_id: int) -> bool:
     until = session.get("revealed", {}).get(str(conversation_id))
-    return isinstance(until, (int, float)) and until > dt.datetime.now(dt.UTC).timestamp()
+    return isinstance(until, (int, float)) and until > clock.now().timestamp()
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,7 @@ def reveal(conversation_id: int) -> Any:
         refuse("Вкажіть причину розкриття персональних даних (від 5 до 500 символів).")
     with db.transaction() as tx:
         audit(tx, g.user, "reveal", f"conversation {row.id}", reason)
-    until = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=REVEAL_MINUTES)
+    until = clock.now() + dt.timedelta(minutes=REVEAL_MINUTES)
     revealed = {key: value for key, value in session.get("revealed", {}).items() if key.isdigit()}
     revealed[str(row.id)] = until.timestamp()
     session["revealed"] = revealed
