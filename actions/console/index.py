@@ -194,11 +194,12 @@ def _count_user_message(summary: Summary, event: Event) -> None:
         summary.unsure.append(found)
 
 
-def index_events(batch: int = BATCH, max_batches: int | None = None) -> int:
+def index_events(batch: int = BATCH, max_batches: int | None = None, *, wait: bool = True) -> int:
     """Index the events written since the last run; returns how many were read.
 
     One transaction per batch, holding the index state's row lock: concurrent console workers
-    index one after the other, never twice."""
+    index one after the other, never twice. ``wait=False`` (a page being opened) skips the run
+    when another worker is indexing, rather than keep the page waiting."""
     if not tracker.has_events_table():
         return 0
     read = 0
@@ -206,7 +207,11 @@ def index_events(batch: int = BATCH, max_batches: int | None = None) -> int:
     while max_batches is None or batches < max_batches:
         batches += 1
         with db.transaction() as session:
-            state = session.get(IndexState, "events", with_for_update=True)
+            state = session.scalar(
+                select(IndexState).where(IndexState.name == "events").with_for_update(skip_locked=not wait)
+            )
+            if state is None and not wait and session.get(IndexState, "events") is not None:
+                break  # another worker holds it
             if state is None:
                 state = IndexState(name="events", last_event_id=0)
                 session.add(state)

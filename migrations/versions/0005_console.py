@@ -136,11 +136,13 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_console_inbox_conversation_id"), "console_inbox", ["conversation_id"])
     op.create_index("ix_console_inbox_status_normalised", "console_inbox", ["status", "normalised"])
-    op.create_table(
+    state = op.create_table(
         "console_index_state",
         sa.Column("name", sa.String(32), primary_key=True),
         sa.Column("last_event_id", sa.Integer(), nullable=False),
     )
+    # the row the indexing workers lock in turn: there from the start, so no two of them create it
+    op.bulk_insert(state, [{"name": "events", "last_event_id": 0}])
 
 
 def downgrade() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 
 from actions.console import index
-from actions.console.models import Conversation, InboxMessage, InboxStatus, Refusal
+from actions.console.models import Conversation, InboxMessage, InboxStatus, IndexState, Refusal
 from actions.register import db
 from tests.console.conftest import TrackerStore
 from tests.support.tracker_events import action, bot, loop, session_start, slot, user
@@ -199,3 +199,13 @@ def test_undecodable_event_data_is_read_as_empty(tracker_store: TrackerStore) ->
     assert index.index_events() == 5
     [row] = conversations()
     assert row.user_messages == 0
+
+
+def test_a_page_does_not_wait_while_another_worker_indexes(tracker_store: TrackerStore) -> None:
+    tracker_store.write("viber:ivy", [*session_start(), user("Привіт", "greet")])
+    with db.transaction() as busy:  # another worker in the middle of a batch
+        busy.execute(select(IndexState).where(IndexState.name == "events").with_for_update())
+        assert index.index_events(wait=False) == 0
+    assert conversations() == []
+    assert index.index_events(wait=False) == 4
+    assert len(conversations()) == 1

@@ -116,6 +116,8 @@ def _refuse_nul() -> None:
 
 def _load_user() -> None:
     g.user = None
+    if request.endpoint == "static":
+        return
     token = session.get("token")
     if isinstance(token, str):
         with db.transaction() as tx:
