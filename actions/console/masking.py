@@ -46,6 +46,8 @@ FREE = frozenset(
 LINES = "lines"
 # Slots whose values are the names of other slots or of meter kinds.
 IDENTIFIER_SLOTS = frozenset({"requested_slot", "meter_kind"})
+# Rasa sets it at each session start from the channel's metadata: the subscriber's Viber name and profile.
+PROFILE_SLOTS = frozenset({"session_started_metadata"})
 # The key of a bot event's metadata that names the response Rasa uttered.
 UTTERED_RESPONSE = "utter_action"
 # Database ids in button payloads: internal, needed to follow a conversation, never personal.
@@ -181,11 +183,12 @@ def _apply(text: str, marks: bytearray) -> str:
 
 def mask_slot(name: str, value: object, categorical: Mapping[str, Collection[str]] | None = None) -> str:
     """A slot's value as a transcript shows it: "null", "true", a categorical value or a slot's name
-    as it is, account and meter numbers as "•••", anything else through mask_text."""
+    as it is, account and meter numbers and the channel's profile as "•••", anything else through
+    mask_text."""
     shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
     if value is None or isinstance(value, bool) or shown == "":
         return shown
-    if name in PERSONAL:
+    if name in PERSONAL or name in PROFILE_SLOTS:
         return HIDDEN
     if isinstance(value, str):
         if name in IDENTIFIER_SLOTS and re.fullmatch(r"[a-z_]{1,64}", value):

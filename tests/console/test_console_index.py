@@ -196,7 +196,7 @@ def test_undecodable_event_data_is_read_as_empty(tracker_store: TrackerStore) ->
                 sender_id="viber:hal", type_name="user", timestamp=1.0, data="[1, 2]"
             )
         )
-    assert index.index_events() == 5
+    assert index.index_events() == 6
     [row] = conversations()
     assert row.user_messages == 0
 
@@ -207,5 +207,5 @@ def test_a_page_does_not_wait_while_another_worker_indexes(tracker_store: Tracke
         busy.execute(select(IndexState).where(IndexState.name == "events").with_for_update())
         assert index.index_events(wait=False) == 0
     assert conversations() == []
-    assert index.index_events(wait=False) == 4
+    assert index.index_events(wait=False) == 5
     assert len(conversations()) == 1

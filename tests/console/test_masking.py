@@ -336,3 +336,9 @@ def test_a_pseudonym_is_stable_short_and_keyed() -> None:
     assert sender not in label
     with pytest.raises(ValueError, match="secret"):
         pseudonym(sender, "")
+
+
+def test_the_channels_profile_slot_is_hidden() -> None:
+    """Rasa keeps the Viber name and profile in session_started_metadata at each session start."""
+    profile = {"name": "Олена Петренко", "avatar": "https://media.example/a.jpg", "language": "uk"}
+    assert mask_slot("session_started_metadata", profile) == HIDDEN

@@ -31,8 +31,16 @@ def action(name: str) -> dict[str, Any]:
     return {"event": "action", "name": name, "policy": "RulePolicy", "confidence": 1.0}
 
 
-def session_start() -> list[dict[str, Any]]:
-    return [action("action_session_start"), {"event": "session_started"}, action("action_listen")]
+def session_start(metadata: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """As Rasa 3.6 writes a session's start when the channel sends metadata (Viber and the web chat
+    do): the metadata slot first, then the session start action."""
+    profile = metadata if metadata is not None else {"name": "Олена Петренко", "language": "uk"}
+    return [
+        slot("session_started_metadata", profile),
+        action("action_session_start"),
+        {"event": "session_started"},
+        action("action_listen"),
+    ]
 
 
 def loop(name: str | None) -> dict[str, Any]:
