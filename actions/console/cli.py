@@ -80,7 +80,8 @@ def _serve(args: argparse.Namespace) -> int:
             self.cfg.set("workers", max(1, args.workers))
             self.cfg.set("threads", 4)
             self.cfg.set("accesslog", "-")
-            self.cfg.set("control_socket_disable", True)  # one fixed path per user: two consoles would collide
+            # gunicorn's control socket has one path per user: two consoles on a host would collide
+            self.cfg.set("control_socket_disable", True)
 
         def load(self) -> Any:
             return create_app()
