@@ -14,10 +14,11 @@ import datetime as dt
 import getpass
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import delete, select, text
+from sqlalchemy.orm import Session
 
 from actions.console import index, staff, tracker
 from actions.console.models import Conversation, Role
@@ -100,32 +101,34 @@ def _password(args: argparse.Namespace) -> str | None:
     return password
 
 
-def _add_user(args: argparse.Namespace) -> int:
+def _with_password(args: argparse.Namespace, change: Callable[[Session, str], object], done: str) -> int:
     password = _password(args)
+    if password is None:
+        return EXIT_REFUSED
     try:
-        if password is None:
-            return EXIT_REFUSED
         with db.transaction() as session:
-            staff.add_user(session, args.name, password, Role(args.role))
+            change(session, password)
     except staff.StaffError as error:
         print(f"otke: {error}; нічого не записано", file=sys.stderr)
         return EXIT_REFUSED
-    print(f"Додано користувача {args.name} ({args.role})")
+    print(done)
     return 0
+
+
+def _add_user(args: argparse.Namespace) -> int:
+    return _with_password(
+        args,
+        lambda session, password: staff.add_user(session, args.name, password, Role(args.role)),
+        f"Додано користувача {args.name} ({args.role})",
+    )
 
 
 def _set_password(args: argparse.Namespace) -> int:
-    password = _password(args)
-    try:
-        if password is None:
-            return EXIT_REFUSED
-        with db.transaction() as session:
-            staff.set_password(session, args.name, password)
-    except staff.StaffError as error:
-        print(f"otke: {error}; нічого не записано", file=sys.stderr)
-        return EXIT_REFUSED
-    print(f"Пароль користувача {args.name} змінено; його сесії завершено")
-    return 0
+    return _with_password(
+        args,
+        lambda session, password: staff.set_password(session, args.name, password),
+        f"Пароль користувача {args.name} змінено; його сесії завершено",
+    )
 
 
 def _index(args: argparse.Namespace) -> int:

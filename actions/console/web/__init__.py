@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 SECRET_FILE = PROJECT_DIR / "var" / "console-secret"
 F = TypeVar("F", bound=Callable[..., Any])
 
+CHANNELS = {"viber": "Viber", "socketio": "веб-чат", "rest": "REST"}
 # where each role lands after signing in, and which pages it may open
 HOME = {Role.OPERATOR: "period.page", Role.DESIGNER: "conversations.listing", Role.ADMIN: "period.page"}
 

@@ -26,7 +26,7 @@ from actions.console import index, masking, stories, tracker
 from actions.console.dashboard import REFUSAL_REASONS
 from actions.console.models import Conversation, Role
 from actions.console.staff import audit
-from actions.console.web import queries, refuse, require
+from actions.console.web import CHANNELS, queries, refuse, require
 from actions.register import clock, db
 from actions.register.period import KYIV
 
@@ -39,7 +39,6 @@ PROBLEMS = {
     "failure": "збій сервера дій",
     "low_confidence": "низька впевненість",
 }
-CHANNELS = {"viber": "Viber", "socketio": "веб-чат", "rest": "REST"}
 REVEAL_MINUTES = 15
 
 

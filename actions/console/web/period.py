@@ -4,21 +4,22 @@ coverage, refusals by reason, the meters still without a reading, and the billin
 from __future__ import annotations
 
 import io
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from flask import Blueprint, Response, g, render_template
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 
 from actions.console import dashboard
 from actions.console.models import Role
 from actions.console.staff import audit
-from actions.console.web import queries, require
+from actions.console.web import CHANNELS, queries, require
 from actions.operators.billing import export_readings
 from actions.register import db
 from actions.register.models import MeterKind
 
 blueprint = Blueprint("period", __name__, url_prefix="/period")
-CHANNELS = {"viber": "Viber", "socketio": "веб-чат", "rest": "REST"}
 KINDS = {MeterKind.HEAT: "опалення", MeterKind.HOT_WATER: "гаряча вода"}
 
 
@@ -41,33 +42,29 @@ def page() -> Any:
     )
 
 
-def _csv(text: str, filename: str) -> Response:
+def _download(filename: str, write: Callable[[Session, str, TextIO], int], prefix: str = "") -> Response:
+    """The period's file, written in one transaction and noted in the audit log."""
+    period = queries.period(dashboard.current_period())
+    out = io.StringIO()
+    with db.transaction() as tx:
+        rows = write(tx, period, out)
+        audit(tx, g.user, "download", filename.format(period=period), f"{rows} rows")
     return Response(
-        text,
+        prefix + out.getvalue(),
         mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={"Content-Disposition": f'attachment; filename="{filename.format(period=period)}"'},
     )
 
 
 @blueprint.route("/missing.csv")
 @require(Role.OPERATOR)
 def missing_csv() -> Response:
-    period = queries.period(dashboard.current_period())
-    out = io.StringIO()
-    with db.transaction() as tx:
-        rows = dashboard.write_missing_csv(tx, period, out)
-        audit(tx, g.user, "download", f"no-readings-{period}.csv", f"{rows} rows")
     # a BOM: staff open this list in Excel, which reads UTF-8 without one as a legacy code page
-    return _csv("\ufeff" + out.getvalue(), f"no-readings-{period}.csv")
+    return _download("no-readings-{period}.csv", dashboard.write_missing_csv, prefix="\ufeff")
 
 
 @blueprint.route("/export.csv")
 @require(Role.OPERATOR)
 def export_csv() -> Response:
     """The same file as `otke export-readings --period P`."""
-    period = queries.period(dashboard.current_period())
-    out = io.StringIO()
-    with db.transaction() as tx:
-        rows = export_readings(tx, period, out)
-        audit(tx, g.user, "download", f"readings-{period}.csv", f"{rows} rows")
-    return _csv(out.getvalue(), f"readings-{period}.csv")
+    return _download("readings-{period}.csv", export_readings)
