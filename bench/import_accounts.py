@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, make_url, text
 
-from actions.register import db
+from actions.register import db, schema
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -88,7 +88,7 @@ def main() -> int:
         parser.error("--rows must be an even number of at least 2 (two meters per account)")
 
     admin = create_engine(args.database_url, isolation_level="AUTOCOMMIT")
-    schema = f"bench_{secrets.token_hex(6)}"
+    schema_name = f"bench_{secrets.token_hex(6)}"
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="otke-bench-") as tmp:
         csv_path = Path(tmp) / "accounts.csv"
@@ -96,8 +96,8 @@ def main() -> int:
         generate_csv(csv_path, args.rows)
         generate_seconds = time.perf_counter() - started
         with admin.connect() as connection:
-            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = schema_url(args.database_url, schema)
+            connection.execute(text(f'CREATE SCHEMA "{schema_name}"'))
+        url = schema_url(args.database_url, schema_name)
         try:
             engine = db.make_engine(url)
             with engine.begin() as connection:
@@ -113,7 +113,7 @@ def main() -> int:
             )
         finally:
             with admin.connect() as connection:
-                connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                connection.execute(text(f'DROP SCHEMA "{schema_name}" CASCADE'))
             admin.dispose()
         csv_bytes = csv_path.stat().st_size
     expected = {"accounts": args.rows // 2, "meters": args.rows, "readings": args.rows}

@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -123,6 +124,12 @@ class AddReport:
 
 def labelable(domain_path: Path) -> tuple[list[str], list[str]]:
     """The intents and entities of domain.yml a designer may give typed text, in the domain's order."""
+    return _labelable(domain_path, domain_path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=4)
+def _labelable(domain_path: Path, _modified: int) -> tuple[list[str], list[str]]:
+    # parsing domain.yml is most of an inbox page's time; the file's mtime keys the cache
     domain = YAML(typ="safe").load(domain_path.read_text(encoding="utf-8")) or {}
     intents = [
         name for name in _names(domain.get("intents")) if name not in CHANNEL_INTENTS | {FALLBACK_INTENT}

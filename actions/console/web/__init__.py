@@ -55,7 +55,7 @@ def project_dir_setting() -> Path:
     return path
 
 
-def create_app(*, project_dir: Path | None = None, index_interval: float | None = 10.0) -> Flask:
+def create_app(*, project_dir: Path | None = None, index_interval: float | None = 5.0) -> Flask:
     """The console. ``project_dir``: the project's files (domain.yml, data/nlu; default
     CONSOLE_PROJECT_DIR or this checkout); ``index_interval``: seconds between background index
     runs (None: none)."""

@@ -54,7 +54,7 @@ def listing() -> Any:
     channel = queries.channel()
     problem = queries.choice("problem", PROBLEMS)
     first, last = queries.date("from"), queries.date("to")
-    index.index_events(batch=2000, max_batches=1, wait=False)
+    index.index_events(batch=index.PAGE_BATCH, max_batches=1, wait=False)
     query = select(Conversation)
     if channel:
         query = query.where(Conversation.channel == channel)

@@ -35,7 +35,7 @@ def _labelable() -> tuple[list[str], list[str]]:
 @require(Role.DESIGNER)
 def listing() -> Any:
     page = queries.page()
-    index.index_events(batch=2000, max_batches=1, wait=False)
+    index.index_events(batch=index.PAGE_BATCH, max_batches=1, wait=False)
     open_items = select(InboxMessage).where(InboxMessage.status == InboxStatus.OPEN).subquery()
     groups = (
         select(
