@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from actions.console import tracker
 from actions.console.dashboard import REFUSAL_REASONS
+from actions.console.masking import UTTERED_RESPONSE
 from actions.console.models import Conversation, InboxMessage, InboxStatus, IndexState, Refusal
 from actions.console.nlu_data import CHANNEL_INTENTS
 from actions.console.tracker import Event
@@ -165,7 +166,7 @@ def summarise(events: Sequence[Event]) -> Summary:
         if event.kind == "user":
             _count_user_message(summary, event)
         elif event.kind == "bot":
-            response = str((data.get("metadata") or {}).get("utter_action") or "")
+            response = str((data.get("metadata") or {}).get(UTTERED_RESPONSE) or "")
             if response in REFUSAL_REASONS:
                 summary.refusals.append((event.id, moment(event), response))
             summary.failure |= response in FAILURES
@@ -210,14 +211,12 @@ def index_events(batch: int = BATCH, max_batches: int | None = None, *, wait: bo
     while max_batches is None or batches < max_batches:
         batches += 1
         with db.transaction() as session:
+            # the row comes with migration 0005; None here means another worker holds it
             state = session.scalar(
                 select(IndexState).where(IndexState.name == "events").with_for_update(skip_locked=not wait)
             )
-            if state is None and not wait and session.get(IndexState, "events") is not None:
-                break  # another worker holds it
             if state is None:
-                state = IndexState(name="events", last_event_id=0)
-                session.add(state)
+                break
             new = tracker.events_after(state.last_event_id, batch)
             if not new:
                 break

@@ -32,7 +32,7 @@ events = Table(
 )
 
 
-def tracker_url() -> str | URL:
+def tracker_url() -> str:
     """TRACKER_DB_URL; in the production profile, the TRACKER_DB_* variables Rasa's endpoints use;
     otherwise the SQLite file `make run` gives Rasa (var/conversations.sqlite3)."""
     url = os.environ.get("TRACKER_DB_URL", "").strip()
@@ -52,20 +52,24 @@ def tracker_url() -> str | URL:
             host=os.environ["TRACKER_DB_HOST"],
             port=int(os.environ.get("TRACKER_DB_PORT") or 5432),
             database=os.environ["TRACKER_DB_NAME"],
-        )
+        ).render_as_string(hide_password=False)
     return f"sqlite:///{EMBEDDED_TRACKER_PATH}"
 
 
 @cache
 def engine() -> Engine:
-    url = tracker_url()
-    return make_engine(url if isinstance(url, str) else url.render_as_string(hide_password=False))
+    return make_engine(tracker_url())
+
+
+# Rasa creates its table with the first conversation; once seen, no page asks the catalogue again.
+_table_seen: set[str] = set()
 
 
 def reset() -> None:
     if engine.cache_info().currsize:
         engine().dispose()
     engine.cache_clear()
+    _table_seen.clear()
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,9 @@ def decoded(row: Sequence[Any]) -> Event:
 
 def has_events_table() -> bool:
     """False until Rasa has written its first conversation (Rasa creates the table then)."""
-    return inspect(engine()).has_table("events")
+    if not _table_seen and inspect(engine()).has_table("events"):
+        _table_seen.add("events")
+    return bool(_table_seen)
 
 
 def events_after(last_id: int, limit: int) -> list[Event]:

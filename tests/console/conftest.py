@@ -4,11 +4,14 @@ schema beside it (TRACKER_DB_URL) holding Rasa's ``events`` table, both on the r
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import Engine, insert
 
 from actions.console import tracker
@@ -53,3 +56,22 @@ def tracker_store(committed_db: str, monkeypatch: pytest.MonkeyPatch) -> Iterato
         yield TrackerStore(url, engine)
         engine.dispose()
         tracker.reset()
+
+
+# every staff member the console tests add signs in with it
+PASSWORD = "correct horse battery"
+
+
+def csrf(client: FlaskClient, path: str = "/login") -> str:
+    """The CSRF token of the form on ``path``, as the browser would send it back."""
+    page = client.get(path).get_data(as_text=True)
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    assert found, page[:500]
+    return found.group(1)
+
+
+def signed_in(app: Flask, name: str) -> FlaskClient:
+    client = app.test_client()
+    answer = client.post("/login", data={"name": name, "password": PASSWORD, "csrf_token": csrf(client)})
+    assert answer.status_code == 302, answer.get_data(as_text=True)
+    return client

@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-import shutil
 from contextlib import nullcontext
 from pathlib import Path
 
@@ -24,22 +23,17 @@ from actions.operators.billing import export_readings
 from actions.operators.demo import seed_demo
 from actions.register import clock, db
 from actions.register.period import period_of
-from tests.console.conftest import TrackerStore
-from tests.support.paths import ROOT
+from tests.console.conftest import PASSWORD, TrackerStore, csrf, signed_in
+from tests.support.console import copy_project
 from tests.support.tracker_events import action, bot, loop, session_start, slot, user
 
-PASSWORD = "correct horse battery"
 UNSURE = "а коли дадуть гарячу воду?"
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A copy of the project's files the console may write to (data/nlu)."""
-    copy = tmp_path / "project"
-    copy.mkdir()
-    shutil.copy(ROOT / "domain.yml", copy / "domain.yml")
-    shutil.copytree(ROOT / "data", copy / "data")
-    return copy
+    return copy_project(tmp_path / "project")
 
 
 @pytest.fixture
@@ -99,26 +93,6 @@ def talks(tracker_store: TrackerStore) -> TrackerStore:
     )
     index.index_events()
     return tracker_store
-
-
-def signed_in(app: Flask, name: str) -> FlaskClient:
-    client = app.test_client()
-    page = client.get("/login").get_data(as_text=True)
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert token
-    assert (
-        client.post(
-            "/login", data={"name": name, "password": PASSWORD, "csrf_token": token.group(1)}
-        ).status_code
-        == 302
-    )
-    return client
-
-
-def token(client: FlaskClient, path: str) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get(path).get_data(as_text=True))
-    assert found
-    return found.group(1)
 
 
 def listed(client: FlaskClient, **filters: str) -> int:
@@ -189,7 +163,7 @@ def test_unsure_messages_are_grouped_labelled_and_leave_the_inbox(
     assert inbox_groups(designer) == ["а коли дадуть гарячу воду"]
     page = designer.get("/inbox/").get_data(as_text=True)
     assert "×2" in page
-    form = {"normalised": "а коли дадуть гарячу воду", "csrf_token": token(designer, "/inbox/")}
+    form = {"normalised": "а коли дадуть гарячу воду", "csrf_token": csrf(designer, "/inbox/")}
     for intent, text, why in [
         ("nlu_fallback", "коли дадуть воду", "нема"),
         ("subscribed", "коли дадуть воду", "канал"),
@@ -212,10 +186,10 @@ def test_unsure_messages_are_grouped_labelled_and_leave_the_inbox(
     yaml_text = designer.get("/inbox/labelled.yml").get_data(as_text=True)
     assert "- intent: out_of_scope" in yaml_text and "а коли дадуть гарячу воду у квартиру" in yaml_text
     before = (project / "data/nlu/out_of_scope.yml").read_text(encoding="utf-8")
-    assert designer.post("/inbox/apply", data={"csrf_token": token(designer, "/inbox/")}).status_code == 302
+    assert designer.post("/inbox/apply", data={"csrf_token": csrf(designer, "/inbox/")}).status_code == 302
     after = (project / "data/nlu/out_of_scope.yml").read_text(encoding="utf-8")
     assert after != before and "- а коли дадуть гарячу воду у квартиру\n" in after
-    designer.post("/inbox/apply", data={"csrf_token": token(designer, "/inbox/")})
+    designer.post("/inbox/apply", data={"csrf_token": csrf(designer, "/inbox/")})
     assert (project / "data/nlu/out_of_scope.yml").read_text(encoding="utf-8") == after  # no duplicate
     with db.transaction() as session:
         assert session.scalar(select(func.count()).where(InboxMessage.status == InboxStatus.LABELLED)) == 2
@@ -227,7 +201,7 @@ def test_a_dismissed_group_leaves_the_inbox_and_stays_out_of_the_yaml(
     app: Flask, talks: TrackerStore
 ) -> None:
     designer = signed_in(app, "designer")
-    form = {"normalised": "а коли дадуть гарячу воду", "csrf_token": token(designer, "/inbox/")}
+    form = {"normalised": "а коли дадуть гарячу воду", "csrf_token": csrf(designer, "/inbox/")}
     assert designer.post("/inbox/dismiss", data=form).status_code == 302
     assert inbox_groups(designer) == []
     assert "гарячу" not in designer.get("/inbox/labelled.yml").get_data(as_text=True)

@@ -15,11 +15,10 @@ from actions.console import staff
 from actions.console.models import AuditEntry, InboxMessage, LoginAttempt, Role, StaffSession
 from actions.console.web import create_app
 from actions.register import clock, db
-from tests.console.conftest import TrackerStore
+from tests.console.conftest import PASSWORD, TrackerStore, csrf, signed_in
 from tests.support.paths import ROOT
 from tests.support.tracker_events import bot, session_start, user
 
-PASSWORD = "correct horse battery"
 HOSTILE = [
     "' OR 1=1 --",
     "<script>alert(1)</script>",
@@ -57,20 +56,6 @@ def anna(tracker_store: TrackerStore) -> TrackerStore:
         ],
     )
     return tracker_store
-
-
-def csrf(client: FlaskClient, path: str = "/login") -> str:
-    page = client.get(path).get_data(as_text=True)
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    assert found, page[:500]
-    return found.group(1)
-
-
-def signed_in(app: Flask, name: str) -> FlaskClient:
-    client = app.test_client()
-    answer = client.post("/login", data={"name": name, "password": PASSWORD, "csrf_token": csrf(client)})
-    assert answer.status_code == 302, answer.get_data(as_text=True)
-    return client
 
 
 @pytest.fixture

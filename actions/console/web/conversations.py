@@ -138,7 +138,7 @@ def steps(events: list[tracker.Event], *, reveal: bool, project_dir: Path) -> li
                     str(entity.get("entity")),
                     str(entity.get("value"))
                     if reveal
-                    else masking.mask_slot(str(entity.get("entity")), entity.get("value")),
+                    else masker.mask_slot(str(entity.get("entity")), entity.get("value")),
                 )
                 for entity in (data.get("parse_data") or {}).get("entities") or []
                 if isinstance(entity, dict)
@@ -147,18 +147,15 @@ def steps(events: list[tracker.Event], *, reveal: bool, project_dir: Path) -> li
                 Step("user", plain(str(data.get("text") or "")), intent, confidence, entities, at=at)
             )
         elif event.kind == "bot":
-            response = str((data.get("metadata") or {}).get("utter_action") or "")
-            text = str(data.get("text") or "")
+            response = str((data.get("metadata") or {}).get(masking.UTTERED_RESPONSE) or "")
+            bot = data if reveal else masker.mask_bot_event(data)
             buttons = tuple(
                 str(button.get("title", ""))
-                for button in (data.get("data") or {}).get("buttons") or []
+                for button in (bot.get("data") or {}).get("buttons") or []
                 if isinstance(button, dict)
             )
-            if not reveal:
-                text = masker.mask(text, response)
-                buttons = tuple(masking.mask_text(title) for title in buttons)
-            note = REFUSAL_REASONS.get(response, "")
-            shown.append(Step("bot", text, buttons=buttons, note=note or response, at=at))
+            note = REFUSAL_REASONS.get(response, "") or response
+            shown.append(Step("bot", str(bot.get("text") or ""), buttons=buttons, note=note, at=at))
         elif event.kind == "action" and data.get("name") not in ("action_listen", None):
             shown.append(Step("action", str(data.get("name")), note=_policy(data), at=at))
         elif event.kind == "active_loop":
@@ -167,7 +164,7 @@ def steps(events: list[tracker.Event], *, reveal: bool, project_dir: Path) -> li
         elif event.kind == "slot" and data.get("name") != "requested_slot":
             name, value = str(data.get("name")), data.get("value")
             shown.append(
-                Step("slot", f"{name} = {value if reveal else masking.mask_slot(name, value)}", at=at)
+                Step("slot", f"{name} = {value if reveal else masker.mask_slot(name, value)}", at=at)
             )
     return shown
 
